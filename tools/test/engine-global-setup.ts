@@ -1,0 +1,58 @@
+// vitest globalSetup of the "engine" project: these tests drive a real Docker engine and run
+// containers from powerstrip/base-node, so check both once up front, and remove what tests leave.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { ensureImages } from "../images/build-images.mjs";
+import { DOCKER_SOCKET, dockerProblem } from "../require-docker.mjs";
+
+/** The label on every Docker object a test creates (its value is a per-file run id). */
+export const TEST_LABEL = "io.powerstrip.test";
+
+export async function setup(): Promise<void> {
+  const problem = await dockerProblem("the engine test project");
+  if (problem) throw new Error(problem);
+  // Cached by content hash: seconds when it exists, a debootstrap (~40 s) when it does not.
+  await ensureImages(["powerstrip/base-node"]);
+}
+
+export async function teardown(): Promise<void> {
+  const failures = await removeLabelled(TEST_LABEL);
+  // Leftovers are worth a warning, not a failed run: the tests themselves already passed or failed.
+  for (const f of failures) console.warn(`engine teardown: ${f}`);
+}
+
+/**
+ * Force-removes every container, network, volume and image carrying `label` (key, or key=value),
+ * whoever created it: a safety net for crashed or interrupted tests. Returns what it could not remove.
+ */
+export async function removeLabelled(label: string): Promise<string[]> {
+  const failures: string[] = [];
+  const filter = ["--filter", `label=${label}`];
+  // Containers first: networks and volumes in use cannot be removed.
+  const kinds = [
+    { list: ["ps", "-aq"], remove: ["rm", "-f", "-v"] },
+    { list: ["network", "ls", "-q"], remove: ["network", "rm"] },
+    { list: ["volume", "ls", "-q"], remove: ["volume", "rm", "-f"] },
+    { list: ["image", "ls", "-q"], remove: ["image", "rm", "-f"] },
+  ];
+  for (const { list, remove } of kinds) {
+    try {
+      const ids = [...new Set((await docker([...list, ...filter])).split("\n").filter(Boolean))];
+      if (ids.length) await docker([...remove, ...ids]);
+    } catch (err) {
+      failures.push(
+        `removing ${label} objects (docker ${remove.join(" ")}): ${(err as Error).message.trim()}`,
+      );
+    }
+  }
+  return failures;
+}
+
+// The engine itself, never DOCKER_HOST: a test run may point that at a proxy it is testing.
+const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${DOCKER_SOCKET}` };
+delete env.DOCKER_CONTEXT;
+const execFileP = promisify(execFile);
+
+async function docker(args: string[]): Promise<string> {
+  return (await execFileP("docker", args, { env, timeout: 60_000 })).stdout;
+}
