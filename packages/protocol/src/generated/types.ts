@@ -1,0 +1,509 @@
+// Generated from packages/protocol/schemas by `npm run generate -w @powerstrip/protocol`. Do not edit:
+// change the schemas and regenerate (a unit test fails while this file and the schemas disagree).
+
+/**
+ * lower-case letters, digits, '_', '.' and '-', starting with a letter or digit, at most 63 characters
+ */
+export type AdapterName = string;
+/**
+ * an upper-case HTTP method such as POST, or * for any method
+ */
+export type HookMethod = string;
+/**
+ * a path pattern without the /vX.Y prefix: '/' then segments that are literals, {param} or * (one segment)
+ */
+export type HookPath = string;
+/**
+ * pre: before Docker sees the request; post: after Docker answered, before the client sees the response.
+ */
+export type Stage = "pre" | "post";
+/**
+ * a method, one space and a path pattern, as declared in the handshake, e.g. "POST /containers/{id}/start"
+ */
+export type HookPattern = string;
+/**
+ * the HTTP method of the client's request, upper-case
+ */
+export type RequestMethod = string;
+/**
+ * a request path as sent (percent-encoding kept), without the /vX.Y prefix and without the query
+ */
+export type RequestPath = string;
+/**
+ * the API version of the client's /vX.Y prefix ("1.41"), or null when the path had none
+ */
+export type ApiVersion = string | null;
+/**
+ * binary: not a JSON document; too-large: over the proxy's limit; not-needed: the hook declared needsBody: false.
+ */
+export type RequestBodyOmitted = "binary" | "too-large" | "not-needed";
+export type HttpStatus = number;
+/**
+ * binary, too-large and not-needed as for requests; streamed: the response is streamed.
+ */
+export type ResponseBodyOmitted = "binary" | "too-large" | "not-needed" | "streamed";
+/**
+ * A pre-hook's answer (HTTP 200): let the request pass, rewrite it, or deny it.
+ */
+export type PreHookReply = PreHookAllow | PreHookDeny | PreHookRewrite;
+/**
+ * Messages for the operator; the proxy logs them and shows them in `powerstrip trace`. They never reach the Docker client.
+ *
+ * @maxItems 100
+ */
+export type Warnings = string[];
+export type JsonPatchOperation =
+  | JsonPatchAdd
+  | JsonPatchRemove
+  | JsonPatchReplace
+  | JsonPatchMove
+  | JsonPatchCopy
+  | JsonPatchTest;
+/**
+ * an RFC 6901 JSON Pointer: "" or '/'-separated tokens with '~' written ~0 and '/' written ~1
+ */
+export type JsonPointer = string;
+/**
+ * An RFC 6902 JSON Patch: operations applied in order, all or nothing. Members the RFC would ignore are refused here, so typos surface.
+ */
+export type JsonPatch = JsonPatchOperation[];
+/**
+ * a lower-case header name the proxy lets adapters edit
+ */
+export type EditableHeaderName = string;
+/**
+ * a path starting with '/', without the /vX.Y prefix, '//', '..' segments, '?', '#' or whitespace
+ */
+export type RewritePath = string;
+/**
+ * A post-hook's answer (HTTP 200): pass Docker's response on, or rewrite it.
+ */
+export type PostHookReply = PostHookPass | PostHookRewrite;
+/**
+ * Every adapter, in the order their pre-hooks run (GET /adapters, `powerstrip ls --json`).
+ */
+export type AdapterList = AdapterInfo[];
+
+/**
+ * Every message and resource of the protocol, by name.
+ */
+export interface ProtocolMessages {
+  HandshakeRequest: HandshakeRequest;
+  HandshakeReply: HandshakeReply;
+  HookCall: HookCall;
+  PreHookReply: PreHookReply;
+  PostHookReply: PostHookReply;
+  JsonPatch: JsonPatch;
+  ErrorReply: ErrorReply;
+  LegacyPreHookCall: LegacyPreHookCall;
+  LegacyPreHookReply: LegacyPreHookReply;
+  LegacyPostHookCall: LegacyPostHookCall;
+  LegacyPostHookReply: LegacyPostHookReply;
+  LegacyAdaptersFile: LegacyAdaptersFile;
+  AdapterInfo: AdapterInfo;
+  AdapterList: AdapterList;
+  LoadRequest: LoadRequest;
+  AdminError: AdminError;
+}
+/**
+ * POST /powerstrip/handshake, proxy → adapter: sent when the adapter is loaded and again whenever the proxy restarts. The adapter picks one of the offered versions or refuses with HTTP 400 and an ErrorReply.
+ */
+export interface HandshakeRequest {
+  protocol: "powerstrip";
+  /**
+   * The protocol versions the proxy speaks, most preferred first.
+   *
+   * @minItems 1
+   */
+  versions: string[];
+  proxy: {
+    /**
+     * The proxy's release, e.g. "0.1.0".
+     */
+    version: string;
+  };
+  name?: AdapterName;
+  /**
+   * Operator-supplied configuration for this instance. An adapter that declares a configSchema validates it and refuses the handshake (400) when it does not fit.
+   */
+  config?: {
+    [k: string]: unknown;
+  };
+}
+/**
+ * The adapter's answer to a HandshakeRequest (HTTP 200): who it is and which calls it hooks. Beyond this schema the proxy also refuses a reply whose hooks repeat a method + path + stage, or whose path declares a {param} twice.
+ */
+export interface HandshakeReply {
+  /**
+   * The version the adapter picked from the offer.
+   */
+  version: "2";
+  name: AdapterName;
+  /**
+   * The adapter's own release, for `powerstrip ls`.
+   */
+  adapterVersion?: string;
+  /**
+   * Lower runs first on the way in (pre-hooks) and last on the way out (post-hooks); ties are broken by name.
+   */
+  priority?: number;
+  /**
+   * fail: an adapter failure fails the client's call with a Docker-style error naming the adapter; ignore: the adapter is skipped.
+   */
+  failurePolicy?: "fail" | "ignore";
+  /**
+   * How long the proxy waits for each hook call before applying the failure policy.
+   */
+  timeoutMs?: number;
+  /**
+   * The calls the adapter hooks. Empty for a lifecycle-only adapter.
+   *
+   * @maxItems 256
+   */
+  hooks: HookDeclaration[];
+  /**
+   * A JSON Schema (2020-12) for the `config` the adapter accepts.
+   */
+  configSchema?: {
+    [k: string]: unknown;
+  };
+}
+export interface HookDeclaration {
+  method: HookMethod;
+  path: HookPath;
+  stage: Stage;
+  /**
+   * Whether calls of this hook carry the JSON bodies (request and, for post, response). false spares the proxy buffering them.
+   */
+  needsBody?: boolean;
+}
+/**
+ * POST /powerstrip/hook, proxy → adapter: one call per matching hook. A pre-hook answers with a PreHookReply, a post-hook with a PostHookReply.
+ */
+export interface HookCall {
+  version: "2";
+  /**
+   * Identifies the client's request across every hook call it causes (and in `powerstrip trace`).
+   */
+  requestId: string;
+  adapter: AdapterName;
+  stage: Stage;
+  hook: HookPattern;
+  request: HookRequest;
+  response?: HookResponse;
+}
+/**
+ * body is the parsed JSON body, present only when the request has one and the hook needs bodies; bodyOmitted says why a body that exists is not included. Never both.
+ */
+export interface HookRequest {
+  method: RequestMethod;
+  path: RequestPath;
+  apiVersion: ApiVersion;
+  /**
+   * The {param} segments of the hook's pattern, percent-decoded, matched against the client's original path.
+   */
+  params: {
+    [k: string]: string;
+  };
+  query: QueryMap;
+  headers: HeaderMap;
+  body?: unknown;
+  bodyOmitted?: RequestBodyOmitted;
+}
+/**
+ * Query parameters, decoded as application/x-www-form-urlencoded: a string, or an array of strings in order when the key repeats.
+ */
+export interface QueryMap {
+  [k: string]: string | string[];
+}
+/**
+ * HTTP headers by lower-case name; a header sent more than once is joined with ", " in order.
+ */
+export interface HeaderMap {
+  [k: string]: string;
+}
+export interface HookResponse {
+  status: HttpStatus;
+  headers: HeaderMap;
+  body?: unknown;
+  bodyOmitted?: ResponseBodyOmitted;
+  /**
+   * true when the proxy streams the response instead of buffering it (upgrades, attach/logs/events/stats streams, pull/push/build progress): then there is never a body and bodyOmitted is "streamed".
+   */
+  streamed: boolean;
+}
+/**
+ * Pass the request on unchanged.
+ */
+export interface PreHookAllow {
+  action: "allow";
+  warnings?: Warnings;
+}
+/**
+ * Stop the request: the client gets `status` with Docker's error body {"message": message}; Docker never sees it and no later hook runs.
+ */
+export interface PreHookDeny {
+  action: "deny";
+  status: number;
+  message: string;
+  warnings?: Warnings;
+}
+/**
+ * Change the request before the next hook and Docker see it. body replaces the JSON body; patch is an RFC 6902 JSON Patch applied to it (only when the call carried the body); query and headers are edits; path replaces the path (the proxy keeps the client's /vX.Y prefix).
+ */
+export interface PreHookRewrite {
+  action: "rewrite";
+  body?: unknown;
+  patch?: JsonPatch;
+  query?: QueryEdits;
+  headers?: HeaderEdits;
+  path?: RewritePath;
+  warnings?: Warnings;
+}
+export interface JsonPatchAdd {
+  op: "add";
+  path: JsonPointer;
+  value: unknown;
+}
+export interface JsonPatchRemove {
+  op: "remove";
+  path: JsonPointer;
+}
+export interface JsonPatchReplace {
+  op: "replace";
+  path: JsonPointer;
+  value: unknown;
+}
+export interface JsonPatchMove {
+  op: "move";
+  from: JsonPointer;
+  path: JsonPointer;
+}
+export interface JsonPatchCopy {
+  op: "copy";
+  from: JsonPointer;
+  path: JsonPointer;
+}
+export interface JsonPatchTest {
+  op: "test";
+  path: JsonPointer;
+  value: unknown;
+}
+/**
+ * Query edits: remove applies first, then set (which replaces every value of the key; an array sends the key once per item).
+ */
+export interface QueryEdits {
+  set?: {
+    [k: string]: string | string[];
+  };
+  remove?: string[];
+}
+/**
+ * Header edits: remove applies first, then set (which replaces every value of the header). Names are lower-case; hop-by-hop and framing headers (host, content-length, transfer-encoding, connection, keep-alive, proxy-connection, te, trailer, upgrade) are managed by the proxy and cannot be edited.
+ */
+export interface HeaderEdits {
+  set?: {
+    /**
+     * a header value without CR, LF or NUL
+     */
+    [k: string]: string;
+  };
+  remove?: EditableHeaderName[];
+}
+/**
+ * Pass the response on unchanged.
+ */
+export interface PostHookPass {
+  action: "pass";
+  warnings?: Warnings;
+}
+/**
+ * Change the response before the next post-hook and the client see it. body replaces the JSON body; patch is an RFC 6902 JSON Patch applied to it (only when the call carried the body). A streamed response can have its status and headers rewritten, never its body.
+ */
+export interface PostHookRewrite {
+  action: "rewrite";
+  status?: HttpStatus;
+  headers?: HeaderEdits;
+  body?: unknown;
+  patch?: JsonPatch;
+  warnings?: Warnings;
+}
+/**
+ * Docker's error body: what an adapter answers with a non-200 status (e.g. 400 to refuse a handshake), and what a denied client receives.
+ */
+export interface ErrorReply {
+  message: string;
+}
+/**
+ * POSTed to a legacy adapter's URL before Docker sees the request.
+ */
+export interface LegacyPreHookCall {
+  PowerstripProtocolVersion: 1;
+  Type: "pre-hook";
+  ClientRequest: LegacyClientRequest;
+}
+export interface LegacyClientRequest {
+  Method: string;
+  /**
+   * The request target exactly as the client sent it, version prefix and query included.
+   */
+  Request: string;
+  /**
+   * The body's JSON text, or "" when the request had no JSON body.
+   */
+  Body: string;
+}
+/**
+ * A legacy adapter's answer (HTTP 200) to a pre-hook call: the request to send on. As in 2015, an answer with an error status (4xx/5xx) is relayed to the client instead, and Docker never sees the call.
+ */
+export interface LegacyPreHookReply {
+  PowerstripProtocolVersion: 1;
+  ModifiedClientRequest: LegacyModifiedClientRequest;
+}
+export interface LegacyModifiedClientRequest {
+  Method: string;
+  Request: string;
+  /**
+   * The new body's JSON text; "" or null for no body (2015 adapters sent null).
+   */
+  Body: string | null;
+}
+/**
+ * POSTed to a legacy adapter's URL after Docker answered (never for streamed responses).
+ */
+export interface LegacyPostHookCall {
+  PowerstripProtocolVersion: 1;
+  Type: "post-hook";
+  ClientRequest: LegacyClientRequest;
+  ServerResponse: LegacyServerResponse;
+}
+export interface LegacyServerResponse {
+  ContentType: string;
+  /**
+   * The response body as text.
+   */
+  Body: string;
+  Code: number;
+}
+/**
+ * A legacy adapter's answer to a post-hook call: the response to send on.
+ */
+export interface LegacyPostHookReply {
+  PowerstripProtocolVersion: 1;
+  ModifiedServerResponse: LegacyModifiedServerResponse;
+}
+export interface LegacyModifiedServerResponse {
+  /**
+   * null keeps the content type unset (2015 adapters echoed null).
+   */
+  ContentType: string | null;
+  /**
+   * The new body as text; null for none.
+   */
+  Body: string | null;
+  Code: number;
+}
+/**
+ * A 2015 adapters.yml, once parsed from YAML: which adapters hook which endpoints, and where they listen. Endpoint keys are shell-style globs over the full request path, version prefix included; a key without a method matches every method. Beyond this schema, every adapter named under endpoints must be defined under adapters.
+ */
+export interface LegacyAdaptersFile {
+  endpoints: {
+    [k: string]: LegacyEndpoint;
+  };
+  adapters: {
+    /**
+     * The adapter's URL, e.g. "http://flocker/flocker-adapter".
+     */
+    [k: string]: string;
+  };
+}
+export interface LegacyEndpoint {
+  /**
+   * Adapters run in list order before Docker.
+   */
+  pre?: AdapterName[];
+  /**
+   * Adapters run in list order after Docker.
+   */
+  post?: AdapterName[];
+}
+/**
+ * One adapter as the admin API reports it (GET /adapters, GET /adapters/{name}, `powerstrip ls --json`).
+ */
+export interface AdapterInfo {
+  name: AdapterName;
+  /**
+   * The image or the URL it was loaded from.
+   */
+  source: string;
+  /**
+   * url: loaded by URL; image: a container Powerstrip runs; legacy: a 2015 (v1) adapter.
+   */
+  kind: "url" | "image" | "legacy";
+  state: "loading" | "ready" | "failed" | "unloading";
+  /**
+   * The hooks in force (empty until the handshake is done). Legacy hooks keep their 2015 glob paths.
+   */
+  hooks: AdapterHook[];
+  priority: number;
+  failurePolicy: "fail" | "ignore";
+  timeoutMs: number;
+  /**
+   * When the adapter entered its current state.
+   */
+  since: string;
+  /**
+   * Why the adapter failed (state failed).
+   */
+  error?: string;
+  protocolVersion: "1" | "2";
+}
+export interface AdapterHook {
+  method: HookMethod;
+  path: string;
+  stage: Stage;
+}
+/**
+ * POST /adapters (`powerstrip load`): load an adapter from an image or a URL. Answered once the handshake is done and the hooks are live, or with an AdminError.
+ */
+export interface LoadRequest {
+  /**
+   * unix:///absolute/path.sock or http://host[:port][/path] (legacy adapters keep their 2015 URLs).
+   */
+  url?: string;
+  /**
+   * An image reference, pulled when missing.
+   */
+  image?: string;
+  name?: AdapterName;
+  /**
+   * A 2015 (protocol v1) adapter: it gets v1 messages and needs explicit hooks.
+   */
+  legacy?: boolean;
+  /**
+   * For legacy adapters: "stage:METHOD /glob", e.g. "pre:POST /* /containers/create".
+   *
+   * @minItems 1
+   */
+  hooks?: string[];
+  /**
+   * Extra environment for an image adapter's container.
+   */
+  env?: {
+    [k: string]: string;
+  };
+  /**
+   * Overrides the priority the adapter declares.
+   */
+  priority?: number;
+}
+/**
+ * Every non-2xx answer of the admin API: a one-line message for people and a stable code for programs.
+ */
+export interface AdminError {
+  message: string;
+  /**
+   * e.g. NOT_FOUND, ALREADY_LOADED, HANDSHAKE_FAILED
+   */
+  code: string;
+}
