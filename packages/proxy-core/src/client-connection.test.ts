@@ -1,6 +1,4 @@
-import { mkdtempSync } from "node:fs";
 import type { Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RunningProxy, startProxy } from "./proxy.js";
@@ -12,6 +10,7 @@ import {
   readUntil,
   startFakeEngine,
 } from "./testing/fake-engine.js";
+import { tempDir } from "./testing/temp-dir.js";
 
 const OK_PING = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nOK";
 
@@ -29,7 +28,7 @@ afterEach(async () => {
 
 async function setUp(onUpstream: (socket: Socket) => void): Promise<{ client: Socket; engine: FakeEngine }> {
   engine = await startFakeEngine(onUpstream);
-  const socketPath = join(mkdtempSync(join(tmpdir(), "pst-proxy-")), "proxy.sock");
+  const socketPath = join(tempDir("pst-proxy-"), "proxy.sock");
   proxy = await startProxy({ listen: [`unix://${socketPath}`], docker: `unix://${engine.path}` });
   const client = await openClient(socketPath);
   clients.push(client);
@@ -307,7 +306,7 @@ describe("refused requests", () => {
 
 describe("failures", () => {
   it("answers 503 in Docker's error shape at once when the engine is not there", async () => {
-    const socketPath = join(mkdtempSync(join(tmpdir(), "pst-proxy-")), "proxy.sock");
+    const socketPath = join(tempDir("pst-proxy-"), "proxy.sock");
     proxy = await startProxy({ listen: [`unix://${socketPath}`], docker: "unix:///nonexistent/docker.sock" });
     const client = await openClient(socketPath);
     clients.push(client);

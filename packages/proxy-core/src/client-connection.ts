@@ -1,6 +1,20 @@
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { dockerErrorResponse } from "./docker-error.js";
 import { ProxyError, ProxyErrorCode } from "./errors.js";
+import type { HookedRequest } from "./hooks/hooked-request.js";
+import {
+  hookedRequestFrom,
+  hookedResponseFrom,
+  hookedUpstreamHead,
+  isOrdinaryResponse,
+  parseJsonBody,
+  planRequestBody,
+  rewrittenResponse,
+} from "./hooks/hooked-steps.js";
+import type { HookChain, HookRegistry } from "./hooks/registry.js";
+import { runPostHooks, runPreHooks } from "./hooks/run-chain.js";
 import { type BodyTracker, trackBody } from "./http/body-tracker.js";
 import { type Framing, requestFraming, responseFraming } from "./http/framing.js";
 import {
@@ -18,6 +32,9 @@ import type { UpstreamConnection, UpstreamOwner, UpstreamPool } from "./upstream
 /** What a client connection needs from the proxy around it. */
 export interface ConnectionContext {
   pool: UpstreamPool;
+  hooks: HookRegistry;
+  /** Largest request or response body read whole for hooks. */
+  maxBodyBytes: number;
   onClosed(connection: ClientConnection): void;
 }
 
@@ -25,6 +42,10 @@ export interface ConnectionContext {
 enum Phase {
   /** Between exchanges, waiting for (the rest of) a request head. */
   ReadingHead,
+  /** A hooked request's body is being read whole for its hooks. */
+  CollectingBody,
+  /** A hooked request is with its pre-hooks. */
+  RunningHooks,
   /** A request is parsed; waiting for an upstream connection. */
   Connecting,
   /** The request went upstream; the response (head, then body) is on its way back. */
@@ -33,6 +54,13 @@ enum Phase {
   Tunnel,
   Closed,
 }
+
+/**
+ * Bytes a destination may hold queued before its source is paused. Pausing at Node's 16 KiB
+ * default stops and restarts reading on every 64 KiB read; a wider window keeps both sockets
+ * busy while bounding memory per stream.
+ */
+const RELAY_WINDOW_BYTES = 1024 * 1024;
 
 /** Media types of Docker's hijacked attach/exec streams, answered 200 without framing on old APIs. */
 const HIJACKED_STREAM_TYPES = [
@@ -63,6 +91,23 @@ export class ClientConnection implements UpstreamOwner {
   private responseBody: BodyTracker | null = null;
   private responseStarted = false;
   private closeAfterResponse = false;
+  /** The head sent upstream: the client's own, or one rebuilt after pre-hooks. */
+  private upstreamHead: Buffer | null = null;
+
+  // The hooked part of the current exchange, when hooks match it.
+  private chain: HookChain | null = null;
+  private hooked: HookedRequest | null = null;
+  private requestId = "";
+  private collected: { parts: Buffer[]; size: number } | null = null;
+  /** A request body held whole (read for hooks), sent right after the head. */
+  private heldBody: Buffer | null = null;
+  private responseCollect: {
+    head: ResponseHead;
+    framing: Framing;
+    raw: Buffer[];
+    payload: Buffer[];
+    size: number;
+  } | null = null;
 
   constructor(
     private readonly client: Socket,
@@ -85,6 +130,10 @@ export class ClientConnection implements UpstreamOwner {
   private onClientData(chunk: Buffer): void {
     if (this.phase === Phase.Tunnel) {
       this.relay(chunk, this.upstream!.socket, this.client);
+      return;
+    }
+    if (this.phase === Phase.CollectingBody) {
+      this.collectRequestBody(chunk);
       return;
     }
     if (this.requestBody !== null && !this.requestBody.done && this.upstream !== null) {
@@ -158,7 +207,9 @@ export class ClientConnection implements UpstreamOwner {
       this.refuse(error);
       return;
     }
-    this.startExchange(head, framing);
+    const chain = this.context.hooks.match(head.method, head.target);
+    if (chain === null) this.startExchange(head, framing);
+    else this.startHookedExchange(head, framing, chain);
   }
 
   // ── Step 2: get an upstream connection ──────────────────────────────────────────────────────
@@ -167,6 +218,11 @@ export class ClientConnection implements UpstreamOwner {
     this.request = head;
     this.requestBody = trackBody(framing);
     this.closeAfterResponse = clientWantsClose(head);
+    this.upstreamHead = upstreamRequestHead(head);
+    this.connectUpstream();
+  }
+
+  private connectUpstream(): void {
     this.phase = Phase.Connecting;
     this.context.pool.acquire((error, connection) => {
       if (this.phase === Phase.Closed) {
@@ -184,20 +240,26 @@ export class ClientConnection implements UpstreamOwner {
   // ── Step 3: send the request head, then whatever body bytes are already here ────────────────
 
   private sendRequestHead(connection: UpstreamConnection): void {
-    const head = this.request!;
     connection.owner = this;
     this.upstream = connection;
     this.phase = Phase.Exchanging;
     const socket = connection.socket;
     socket.cork();
-    socket.write(upstreamRequestHead(head));
+    socket.write(this.upstreamHead!);
+    if (this.heldBody !== null) {
+      if (this.heldBody.length > 0) socket.write(this.heldBody);
+      this.heldBody = null;
+    }
     const early = this.pending;
     if (early !== null && !this.requestBody!.done) {
       this.pending = null;
       this.forwardRequestBody(early);
     }
     socket.uncork();
+    if (this.upstream !== connection) return; // the early bytes ended the exchange (a malformed body)
     if (this.clientEnded && this.requestBody!.done) socket.end();
+    // The client may have been held off while the exchange was being set up.
+    if (!this.requestBody!.done && socket.writableLength <= RELAY_WINDOW_BYTES) this.client.resume();
   }
 
   // ── Step 4: stream the request body ─────────────────────────────────────────────────────────
@@ -214,7 +276,7 @@ export class ClientConnection implements UpstreamOwner {
     const socket = this.upstream!.socket;
     if (taken > 0) {
       const piece = taken === chunk.length ? chunk : chunk.subarray(0, taken);
-      if (!socket.write(piece)) {
+      if (!socket.write(piece) && socket.writableLength > RELAY_WINDOW_BYTES) {
         this.client.pause();
         socket.once("drain", () => {
           if (this.phase === Phase.Exchanging && !body.done) this.client.resume();
@@ -235,6 +297,10 @@ export class ClientConnection implements UpstreamOwner {
   onUpstreamData(chunk: Buffer): void {
     if (this.phase === Phase.Tunnel) {
       this.relay(chunk, this.client, this.upstream!.socket);
+      return;
+    }
+    if (this.responseCollect !== null) {
+      this.collectResponseBody(chunk);
       return;
     }
     if (this.responseBody !== null) {
@@ -268,7 +334,9 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     const rest = end === buffered.length ? null : buffered.subarray(end);
+    const postHooks = this.chain !== null && this.chain.post.length > 0;
     if (head.status === 101) {
+      if (postHooks) this.notifyPostHooks(head);
       this.openTunnel(head.raw, rest);
       return;
     }
@@ -279,21 +347,40 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     if (framing.kind === "close" && isHijackedStream(head)) {
+      if (postHooks) this.notifyPostHooks(head);
       this.openTunnel(head.raw, rest);
       return;
     }
+    if (postHooks) {
+      if (isOrdinaryResponse(this.chain!.path, head, framing)) {
+        this.startResponseCollect(head, framing, rest);
+        return;
+      }
+      this.notifyPostHooks(head);
+    }
+    if (rest === null) {
+      this.sendResponseHead(head, framing);
+      if (this.responseBody!.done) this.finish();
+      return;
+    }
+    // Head and first body bytes leave in one write (one syscall for most small answers).
+    this.client.cork();
     this.sendResponseHead(head, framing);
-    if (rest !== null) this.forwardResponseBody(rest);
-    else if (this.responseBody!.done) this.finish();
+    this.forwardResponseBody(rest);
+    this.client.uncork();
   }
 
   // ── Step 6: send the response head ──────────────────────────────────────────────────────────
 
-  private sendResponseHead(head: ResponseHead, framing: Framing): void {
+  private sendResponseHead(
+    head: ResponseHead,
+    framing: Framing,
+    tracker: BodyTracker = trackBody(framing),
+  ): void {
     // The client must close when the body ends by close, or when the engine answered before it
     // had the whole request body (what is left of it can no longer be told from a next request).
     if (framing.kind === "close" || !this.requestBody!.done) this.closeAfterResponse = true;
-    this.responseBody = trackBody(framing);
+    this.responseBody = tracker;
     this.responseStarted = true;
     this.client.write(clientResponseHead(head, this.closeAfterResponse));
   }
@@ -358,17 +445,17 @@ export class ClientConnection implements UpstreamOwner {
   // ── Step 8: finish the exchange ─────────────────────────────────────────────────────────────
 
   private finish(upstreamReusable = true): void {
-    const connection = this.upstream;
-    this.upstream = null;
-    if (connection !== null) {
-      const reusable = upstreamReusable && this.requestBody!.done && !this.clientEnded && !connection.closed;
-      if (reusable) this.context.pool.release(connection);
-      else this.context.pool.discard(connection);
-    }
+    this.releaseUpstream(upstreamReusable);
     const mustClose = this.closeAfterResponse || this.clientEnded;
     this.request = null;
     this.requestBody = null;
     this.responseBody = null;
+    this.upstreamHead = null;
+    this.chain = null;
+    this.hooked = null;
+    this.collected = null;
+    this.heldBody = null;
+    this.responseCollect = null;
     this.responseStarted = false;
     this.closeAfterResponse = false;
     if (mustClose) {
@@ -379,6 +466,199 @@ export class ClientConnection implements UpstreamOwner {
     }
     this.phase = Phase.ReadingHead;
     this.readRequestHead();
+  }
+
+  // ── Hooked exchanges: read what the hooks need, run them, then carry on as above ─────────────
+
+  private startHookedExchange(head: RequestHead, framing: Framing, chain: HookChain): void {
+    this.request = head;
+    this.chain = chain;
+    this.hooked = hookedRequestFrom(head, chain);
+    this.requestId = randomUUID();
+    this.requestBody = trackBody(framing);
+    this.closeAfterResponse = clientWantsClose(head);
+    const plan = planRequestBody(framing, head, chain);
+    if (plan.kind === "stream") this.hooked.bodyOmitted = plan.omitted;
+    if (plan.kind !== "collect") {
+      this.runPreHooks();
+      return;
+    }
+    if (framing.kind === "length" && framing.length > this.context.maxBodyBytes) {
+      this.refuse(this.bodyTooLarge());
+      return;
+    }
+    this.phase = Phase.CollectingBody;
+    this.collected = { parts: [], size: 0 };
+    const early = this.pending;
+    this.pending = null;
+    if (early !== null) this.collectRequestBody(early);
+    else if (this.requestBody.done) this.runPreHooks();
+  }
+
+  private collectRequestBody(chunk: Buffer): void {
+    const collected = this.collected!;
+    let taken: number;
+    try {
+      taken = this.requestBody!.consume(chunk, 0, (buf, start, end) => {
+        collected.parts.push(buf.subarray(start, end));
+        collected.size += end - start;
+      });
+    } catch (error) {
+      this.refuse(error);
+      return;
+    }
+    if (collected.size > this.context.maxBodyBytes) {
+      this.refuse(this.bodyTooLarge());
+      return;
+    }
+    if (!this.requestBody!.done) return;
+    if (taken < chunk.length) this.pending = chunk.subarray(taken);
+    const bytes = Buffer.concat(collected.parts);
+    this.collected = null;
+    this.heldBody = bytes;
+    this.hooked!.body = parseJsonBody(bytes);
+    if (this.hooked!.body === undefined && bytes.length > 0) this.hooked!.bodyOmitted = "binary";
+    this.runPreHooks();
+  }
+
+  private bodyTooLarge(): ProxyError {
+    return new ProxyError(
+      ProxyErrorCode.BodyTooLarge,
+      `request body larger than ${this.context.maxBodyBytes} bytes: hooked calls are read whole (see --max-body-bytes)`,
+    );
+  }
+
+  private runPreHooks(): void {
+    this.phase = Phase.RunningHooks;
+    const hooked = this.hooked!;
+    const chain = this.chain!;
+    runPreHooks(chain.pre, hooked, { requestId: this.requestId, registry: this.context.hooks }).then(
+      (outcome) => {
+        if (this.phase === Phase.Closed) return;
+        if (outcome.kind === "deny") {
+          this.answerDenied(outcome.status, outcome.message);
+          return;
+        }
+        this.prepareHookedRequest();
+        this.connectUpstream();
+      },
+      (error: unknown) => this.failBeforeResponse(error),
+    );
+  }
+
+  /** The head (and body) the engine gets once the pre-hooks are done. */
+  private prepareHookedRequest(): void {
+    const head = this.request!;
+    const hooked = this.hooked!;
+    if (hooked.bodyChanged) {
+      const body = hooked.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(hooked.body));
+      if (!this.requestBody!.done) {
+        // A body the hooks never saw is still streaming in: it cannot be swapped for another.
+        this.pending = null;
+        this.closeAfterResponse = true;
+      }
+      this.requestBody = trackBody({ kind: "none" });
+      this.heldBody = body;
+      this.upstreamHead = hookedUpstreamHead(head, hooked, body.length);
+    } else if (this.heldBody !== null) {
+      this.upstreamHead = hookedUpstreamHead(head, hooked, this.heldBody.length);
+    } else if (hooked.headChanged) {
+      this.upstreamHead = hookedUpstreamHead(head, hooked, null);
+    } else {
+      this.upstreamHead = upstreamRequestHead(head);
+    }
+  }
+
+  /** A pre-hook said no: the client gets Docker's error shape with the adapter's status and message. */
+  private answerDenied(status: number, message: string): void {
+    const close = this.closeAfterResponse || this.clientEnded || !this.requestBody!.done;
+    this.client.write(dockerErrorResponse(status, message, { close, headRequest: this.isHeadRequest() }));
+    this.responseStarted = true;
+    this.closeAfterResponse = close;
+    this.finish(false);
+  }
+
+  /** Streamed and upgraded responses: post-hooks see the head only and cannot hold the stream up. */
+  private notifyPostHooks(head: ResponseHead): void {
+    void runPostHooks(this.chain!.post, this.hooked!, hookedResponseFrom(head, true), {
+      requestId: this.requestId,
+      registry: this.context.hooks,
+    });
+  }
+
+  private startResponseCollect(head: ResponseHead, framing: Framing, rest: Buffer | null): void {
+    this.responseBody = trackBody(framing);
+    this.responseCollect = { head, framing, raw: [], payload: [], size: 0 };
+    if (rest !== null) this.collectResponseBody(rest);
+    else if (this.responseBody.done) this.completeResponseCollect(true);
+  }
+
+  private collectResponseBody(chunk: Buffer): void {
+    const collect = this.responseCollect!;
+    const body = this.responseBody!;
+    let taken: number;
+    try {
+      taken = body.consume(chunk, 0, (buf, start, end) => {
+        collect.payload.push(buf.subarray(start, end));
+        collect.size += end - start;
+      });
+    } catch {
+      this.abort();
+      return;
+    }
+    collect.raw.push(taken === chunk.length ? chunk : chunk.subarray(0, taken));
+    if (collect.size > this.context.maxBodyBytes) {
+      // Too big to hold: the hooks see the head only, and the body streams on as it came.
+      this.responseCollect = null;
+      this.notifyPostHooks(collect.head);
+      this.sendResponseHead(collect.head, collect.framing, body);
+      this.client.write(Buffer.concat(collect.raw));
+      if (body.done) this.finish(taken === chunk.length);
+      return;
+    }
+    if (body.done) this.completeResponseCollect(taken === chunk.length);
+  }
+
+  private completeResponseCollect(upstreamReusable: boolean): void {
+    const collect = this.responseCollect!;
+    this.responseCollect = null;
+    this.releaseUpstream(upstreamReusable);
+    const response = hookedResponseFrom(collect.head, false);
+    const payload = Buffer.concat(collect.payload);
+    response.body = parseJsonBody(payload);
+    if (response.body === undefined && payload.length > 0) response.bodyOmitted = "binary";
+    runPostHooks(this.chain!.post, this.hooked!, response, {
+      requestId: this.requestId,
+      registry: this.context.hooks,
+    }).then(
+      (result) => {
+        if (this.phase === Phase.Closed) return;
+        if (!this.requestBody!.done) this.closeAfterResponse = true;
+        this.responseStarted = true;
+        if (result.changed) {
+          const statusText =
+            result.status === collect.head.status
+              ? collect.head.statusText
+              : (STATUS_CODES[result.status] ?? "");
+          this.client.write(rewrittenResponse(result, statusText, this.closeAfterResponse));
+        } else {
+          this.client.write(clientResponseHead(collect.head, this.closeAfterResponse));
+          for (const piece of collect.raw) this.client.write(piece);
+        }
+        this.finish();
+      },
+      (error: unknown) => this.failBeforeResponse(error),
+    );
+  }
+
+  /** Hands the engine connection back for reuse when the exchange left it clean, else closes it. */
+  private releaseUpstream(upstreamReusable: boolean): void {
+    const connection = this.upstream;
+    if (connection === null) return;
+    this.upstream = null;
+    const reusable = upstreamReusable && this.requestBody!.done && !this.clientEnded && !connection.closed;
+    if (reusable) this.context.pool.release(connection);
+    else this.context.pool.discard(connection);
   }
 
   // ── Upgrades and hijacked streams ───────────────────────────────────────────────────────────
@@ -400,9 +680,9 @@ export class ClientConnection implements UpstreamOwner {
 
   // ── Shared pieces ───────────────────────────────────────────────────────────────────────────
 
-  /** Writes with backpressure: a full destination pauses the source until it drains. */
+  /** Writes with backpressure: a destination past the window pauses the source until it drains. */
   private relay(chunk: Buffer, destination: Socket, source: Socket): void {
-    if (!destination.write(chunk)) {
+    if (!destination.write(chunk) && destination.writableLength > RELAY_WINDOW_BYTES) {
       source.pause();
       destination.once("drain", () => {
         // Only resume a socket that still serves this connection (an upstream may be pooled by now).
@@ -420,7 +700,12 @@ export class ClientConnection implements UpstreamOwner {
         ? error
         : new ProxyError(ProxyErrorCode.BadRequest, String(error), { cause: error });
     this.phase = Phase.Closed;
-    this.client.end(dockerErrorResponse(proxyError.status, proxyError.message, { close: true }));
+    this.client.end(
+      dockerErrorResponse(proxyError.status, proxyError.message, {
+        close: true,
+        headRequest: this.isHeadRequest(),
+      }),
+    );
     this.context.onClosed(this);
   }
 
@@ -444,7 +729,12 @@ export class ClientConnection implements UpstreamOwner {
       this.clientEnded ||
       !(this.requestBody?.done ?? true) ||
       this.pending !== null;
-    this.client.write(dockerErrorResponse(proxyError.status, proxyError.message, { close }));
+    this.client.write(
+      dockerErrorResponse(proxyError.status, proxyError.message, {
+        close,
+        headRequest: this.isHeadRequest(),
+      }),
+    );
     this.responseStarted = true;
     this.closeAfterResponse = close;
     this.requestBody = trackBody({ kind: "none" });
@@ -457,6 +747,10 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     this.failBeforeResponse(error);
+  }
+
+  private isHeadRequest(): boolean {
+    return this.request?.method === "HEAD";
   }
 
   /** Cuts both sides at once. */

@@ -1,14 +1,14 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ProxyErrorCode } from "./errors.js";
 import { listen, resolveGroupId } from "./listeners.js";
+import { tempDir } from "./testing/temp-dir.js";
 
 const options = { socketMode: 0o660, socketGroup: undefined };
-const tempSocket = () => join(mkdtempSync(join(tmpdir(), "pst-listen-")), "nested", "p.sock");
+const tempSocket = () => join(tempDir("pst-listen-"), "nested", "p.sock");
 
 describe("unix listeners", () => {
   it("creates the socket with the configured mode, then removes it on close", async () => {
@@ -60,7 +60,7 @@ describe("unix listeners", () => {
   });
 
   it("never deletes a file that is not a socket", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "pst-listen-"));
+    const dir = tempDir("pst-listen-");
     const path = join(dir, "precious");
     writeFileSync(path, "data");
     await expect(listen({ kind: "unix", path }, options, () => {})).rejects.toMatchObject({

@@ -1,5 +1,6 @@
 import { type Address, parseAddress } from "./addresses.js";
 import { ClientConnection } from "./client-connection.js";
+import { HookRegistry } from "./hooks/registry.js";
 import { defaultSocketGroup, type Listener, listen } from "./listeners.js";
 import { UpstreamPool } from "./upstream-pool.js";
 
@@ -14,11 +15,17 @@ export interface ProxyOptions {
   socketGroup?: string | number;
   /** Idle keep-alive connections kept to the engine (default 64). */
   maxIdleUpstream?: number;
+  /** Largest body read whole for hooks, requests and responses alike (default 16 MiB). */
+  maxBodyBytes?: number;
 }
+
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 export interface RunningProxy {
   /** The addresses actually listened on (a tcp port 0 is resolved). */
   readonly addresses: string[];
+  /** The live hooks: the control path registers and unregisters adapters here. */
+  readonly hooks: HookRegistry;
   /** Stops listening, cuts open connections and removes the socket files. */
   close(): Promise<void>;
 }
@@ -28,8 +35,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const upstream = parseAddress(options.docker);
   const pool = new UpstreamPool(upstream, { maxIdle: options.maxIdleUpstream ?? 64 });
   const connections = new Set<ClientConnection>();
+  const hooks = new HookRegistry();
   const context = {
     pool,
+    hooks,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onClosed: (connection: ClientConnection) => connections.delete(connection),
   };
   const listenOptions = {
@@ -52,11 +62,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   }
   return {
     addresses: listeners.map((l) => l.address),
+    hooks,
     async close() {
       const closing = Promise.all(listeners.map((l) => l.close()));
       for (const connection of connections) connection.destroy();
       connections.clear();
       pool.destroy();
+      for (const adapter of hooks.list()) adapter.transport.close();
       await closing;
     },
   };

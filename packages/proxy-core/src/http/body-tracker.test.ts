@@ -88,6 +88,24 @@ describe("chunked bodies", () => {
     );
   });
 
+  it("hands out the payload without the chunk framing (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (chunks, cuts) => {
+          const payload = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+          const tracker = trackBody({ kind: "chunked" });
+          const got: Buffer[] = [];
+          for (const piece of split(encodeChunked(chunks.map((c) => Buffer.from(c))), cuts)) {
+            tracker.consume(piece, 0, (buf, start, end) => got.push(Buffer.from(buf.subarray(start, end))));
+          }
+          expect(Buffer.concat(got).equals(payload)).toBe(true);
+        },
+      ),
+    );
+  });
+
   it("is not done until the final CRLF arrives", () => {
     const tracker = trackBody({ kind: "chunked" });
     tracker.consume(bytes("3\r\nabc\r\n0\r\n"), 0);

@@ -6,12 +6,18 @@ import type { Framing } from "./framing.js";
  * forwarded exactly as received; only chunk-size lines are read.
  */
 export interface BodyTracker {
-  /** How many bytes of `buf[start..]` belong to the body; once it returns short, `done` is true. */
-  consume(buf: Buffer, start: number): number;
+  /**
+   * How many bytes of `buf[start..]` belong to the body; once it returns short, `done` is true.
+   * `onData`, when given, receives the body's payload ranges (chunk framing removed).
+   */
+  consume(buf: Buffer, start: number, onData?: PayloadSink): number;
   readonly done: boolean;
   /** True for a response body that only the connection closing ends. */
   readonly endsAtClose: boolean;
 }
+
+/** Receives `buf[start..end)`, a piece of a body's payload. */
+export type PayloadSink = (buf: Buffer, start: number, end: number) => void;
 
 export function trackBody(framing: Framing): BodyTracker {
   switch (framing.kind) {
@@ -35,9 +41,10 @@ class LengthTracker implements BodyTracker {
     return this.remaining === 0;
   }
 
-  consume(buf: Buffer, start: number): number {
+  consume(buf: Buffer, start: number, onData?: PayloadSink): number {
     const taken = Math.min(this.remaining, buf.length - start);
     this.remaining -= taken;
+    if (onData && taken > 0) onData(buf, start, start + taken);
     return taken;
   }
 }
@@ -46,7 +53,8 @@ class UntilCloseTracker implements BodyTracker {
   readonly done = false;
   readonly endsAtClose = true;
 
-  consume(buf: Buffer, start: number): number {
+  consume(buf: Buffer, start: number, onData?: PayloadSink): number {
+    if (onData && buf.length > start) onData(buf, start, buf.length);
     return buf.length - start;
   }
 }
@@ -95,7 +103,7 @@ class ChunkedTracker implements BodyTracker {
     return this.state === ChunkState.Done;
   }
 
-  consume(buf: Buffer, start: number): number {
+  consume(buf: Buffer, start: number, onData?: PayloadSink): number {
     let i = start;
     const end = buf.length;
     while (i < end && this.state !== ChunkState.Done) {
@@ -103,6 +111,7 @@ class ChunkedTracker implements BodyTracker {
         // The hot case: skip over chunk data without looking at it.
         const taken = Math.min(this.remaining, end - i);
         this.remaining -= taken;
+        if (onData && taken > 0) onData(buf, i, i + taken);
         i += taken;
         if (this.remaining === 0) this.state = ChunkState.DataCr;
         continue;

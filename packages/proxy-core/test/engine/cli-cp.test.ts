@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   containerFlags,
@@ -18,13 +19,13 @@ const SIZE = 64 * 1024 * 1024;
 let target: DockerTarget;
 let dir: string;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
   dir = await mkdtemp(join(tmpdir(), "pst-cp-"));
 });
 afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
   await removeLabelled();
   await target?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   containerFlags,
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let target: DockerTarget;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
 });
 afterAll(async () => {
   await removeLabelled();

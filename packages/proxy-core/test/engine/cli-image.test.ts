@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   containerFlags,
@@ -21,13 +22,13 @@ const CLASSIC = { DOCKER_BUILDKIT: "0" };
 let target: DockerTarget;
 let dir: string;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
   dir = await mkdtemp(join(tmpdir(), "pst-image-"));
 });
 afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
   await removeLabelled();
   await target?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 /** Writes a build context directory and returns its path. */

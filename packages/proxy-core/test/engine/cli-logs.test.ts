@@ -1,3 +1,4 @@
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   containerFlags,
@@ -12,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 let target: DockerTarget;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
 });
 afterAll(async () => {
   await removeLabelled();

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   type DockerTarget,
@@ -16,13 +17,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 let target: DockerTarget;
 let dir: string;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
   dir = await mkdtemp(join(tmpdir(), "pst-compose-"));
 });
 afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
   await removeLabelled();
   await target?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 /** Two idle services; everything compose creates carries this run's label. JSON is valid YAML. */

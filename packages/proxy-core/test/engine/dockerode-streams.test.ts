@@ -1,3 +1,4 @@
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   type DockerTarget,
@@ -15,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 let target: DockerTarget;
 let docker: Docker;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
   docker = target.dockerode();
 });
 afterAll(async () => {

@@ -1,3 +1,4 @@
+import { startProxy } from "@powerstrip/proxy-core";
 import {
   BASE_IMAGE,
   type DockerTarget,
@@ -14,7 +15,7 @@ import WebSocket from "ws";
 let target: DockerTarget;
 let docker: Docker;
 beforeAll(async () => {
-  target = await openTarget();
+  target = await openTarget(startProxy);
   docker = target.dockerode();
 });
 afterAll(async () => {

@@ -1,0 +1,28 @@
+/** The ways an adapter call fails; each is handled by the adapter's failure policy. */
+export const AdapterFailureKind = {
+  Timeout: "timeout",
+  Unreachable: "unreachable",
+  BadStatus: "bad-status",
+  NotJson: "not-json",
+  InvalidReply: "invalid-reply",
+  TooLarge: "too-large",
+} as const;
+export type AdapterFailureKind = (typeof AdapterFailureKind)[keyof typeof AdapterFailureKind];
+
+export class AdapterFailure extends Error {
+  override readonly name = "AdapterFailure";
+  readonly code = "ADAPTER_FAILED";
+
+  constructor(
+    readonly kind: AdapterFailureKind,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The status a client gets when a failing adapter's policy is to fail closed. */
+export function failureStatus(kind: AdapterFailureKind): number {
+  return kind === AdapterFailureKind.Timeout ? 504 : 502;
+}

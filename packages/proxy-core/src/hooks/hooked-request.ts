@@ -1,0 +1,52 @@
+import type { RawHeaders } from "../http/head.js";
+
+/** JSON as adapters send and receive it. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Why a body that exists is not in a hook call. */
+export type BodyOmitted = "binary" | "too-large" | "not-needed" | "streamed";
+
+/**
+ * A request as it passes through the pre-hooks: each hook sees the previous hooks' rewrites.
+ * Headers exclude hop-by-hop ones; the path has no version prefix.
+ */
+export interface HookedRequest {
+  method: string;
+  path: string;
+  apiVersion: string | null;
+  query: [string, string][];
+  headers: RawHeaders;
+  /** The parsed JSON body, when the request has one and it was read. */
+  body: Json | undefined;
+  bodyOmitted: BodyOmitted | undefined;
+  /** True once a hook changed the method, path, query or headers. */
+  headChanged: boolean;
+  /** True once a hook replaced or patched the body. */
+  bodyChanged: boolean;
+}
+
+/** A response as it passes through the post-hooks. */
+export interface HookedResponse {
+  status: number;
+  headers: RawHeaders;
+  body: Json | undefined;
+  bodyOmitted: BodyOmitted | undefined;
+  streamed: boolean;
+  changed: boolean;
+}
+
+export function parseQuery(query: string): [string, string][] {
+  if (query === "") return [];
+  return [...new URLSearchParams(query)];
+}
+
+export function formatQuery(pairs: [string, string][]): string {
+  return new URLSearchParams(pairs).toString();
+}
+
+/** The request target the engine gets, with the client's version prefix kept. */
+export function requestTarget(request: HookedRequest): string {
+  const prefix = request.apiVersion === null ? "" : `/v${request.apiVersion}`;
+  const query = formatQuery(request.query);
+  return `${prefix}${request.path}${query ? `?${query}` : ""}`;
+}
