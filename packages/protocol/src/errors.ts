@@ -2,6 +2,7 @@
 export const ProtocolErrorCode = {
   InvalidMessage: "INVALID_MESSAGE",
   InvalidPattern: "INVALID_PATTERN",
+  InvalidSchema: "INVALID_SCHEMA",
   PatchFailed: "PATCH_FAILED",
 } as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];

@@ -76,6 +76,7 @@ export {
 } from "./hook-pattern.js";
 export { applyJsonPatch } from "./json-patch.js";
 export { type JsonSchema, type SchemaName, schemas } from "./schemas.js";
+export { compileSchema } from "./validation/user-schemas.js";
 export {
   assertValid,
   type ValidationResult,

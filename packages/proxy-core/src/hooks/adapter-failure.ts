@@ -16,10 +16,17 @@ export class AdapterFailure extends Error {
   constructor(
     readonly kind: AdapterFailureKind,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number; said?: string },
   ) {
     super(message, options);
+    this.status = options?.status;
+    this.said = options?.said;
   }
+
+  /** The HTTP status the adapter answered with, for a BadStatus failure. */
+  readonly status: number | undefined;
+  /** What the adapter said with it (its `message`, or its text). */
+  readonly said: string | undefined;
 }
 
 /** The status a client gets when a failing adapter's policy is to fail closed. */

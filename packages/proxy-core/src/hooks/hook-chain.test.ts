@@ -190,6 +190,7 @@ describe("pre-hooks", () => {
     });
     client.write(post("/containers/create", { Image: "bad" }));
     const answer = await answerOf(client);
+    console.log(JSON.stringify(answer.body));
     expect(answer.status).toBe(403);
     expect(answer.body).toEqual({ message: "no bad images" });
     expect(seen).toHaveLength(0);
@@ -415,5 +416,60 @@ describe("legacy v1 adapters", () => {
     });
     expect(seen[0]!.head).toMatch(/^POST \/v1\.41\/containers\/create\?name=a&legacy=1 /);
     expect(JSON.parse(seen[0]!.body)).toEqual({ Image: "i", Hostname: "from-2015" });
+  });
+});
+
+describe("legacy v1 answers", () => {
+  it("relay a 2015 adapter's error status to the client, as the prototype did", async () => {
+    const seen: Recorded[] = [];
+    const client = await setUp(seen, () => json(201, {}), {
+      name: "old-policy",
+      protocolVersion: "1",
+      hooks: createHook,
+      reply: () => ({ raw: "privileged containers are not allowed", status: 403 }),
+    });
+    client.write(post("/containers/create", { Image: "i" }));
+    const answer = await answerOf(client);
+    expect(answer.status).toBe(403);
+    expect(answer.body).toEqual({ message: "privileged containers are not allowed" });
+    expect(seen).toHaveLength(0);
+  });
+
+  it("take a null Body as no body", async () => {
+    const seen: Recorded[] = [];
+    const client = await setUp(seen, () => json(201, {}), {
+      name: "old-null",
+      protocolVersion: "1",
+      hooks: createHook,
+      reply: (m) => ({
+        PowerstripProtocolVersion: 1,
+        ModifiedClientRequest: { ...(m.ClientRequest as object), Body: null },
+      }),
+    });
+    client.write(post("/containers/create", { Image: "i" }));
+    await answerOf(client);
+    expect(seen[0]!.body).toBe("");
+    expect(seen[0]!.head).toContain("Content-Length: 0\r\n");
+  });
+});
+
+describe("credentials", () => {
+  it("never reach adapters, and still reach the engine", async () => {
+    const seen: Recorded[] = [];
+    let headers: Record<string, string> | undefined;
+    const client = await setUp(seen, () => json(200, {}), {
+      name: "curious",
+      hooks: [{ method: "POST", path: "/images/create", stage: "pre" }],
+      reply: (m) => {
+        headers = (m.request as { headers: Record<string, string> }).headers;
+        return { action: "allow" };
+      },
+    });
+    client.write(
+      "POST /images/create?fromImage=x HTTP/1.1\r\nHost: d\r\nX-Registry-Auth: c2VjcmV0\r\nAuthorization: Bearer t\r\n\r\n",
+    );
+    await answerOf(client);
+    expect(headers).toEqual({ host: "d" });
+    expect(seen[0]!.head).toContain("X-Registry-Auth: c2VjcmV0\r\n");
   });
 });

@@ -49,29 +49,22 @@ export class HttpAdapterTransport implements AdapterTransport {
           });
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
             let parsed: unknown;
             try {
               parsed = JSON.parse(text);
             } catch {
-              const status = res.statusCode ?? 0;
-              fail(
-                new AdapterFailure(
-                  status === 200 ? AdapterFailureKind.NotJson : AdapterFailureKind.BadStatus,
-                  status === 200
-                    ? `reply is not JSON: ${JSON.stringify(text.slice(0, 80))}`
-                    : `answered HTTP ${status}`,
-                ),
-              );
-              return;
+              if (status === 200) {
+                const shown = JSON.stringify(text.slice(0, 80));
+                fail(new AdapterFailure(AdapterFailureKind.NotJson, `reply is not JSON: ${shown}`));
+                return;
+              }
             }
-            if (res.statusCode !== 200) {
-              const said =
-                typeof (parsed as { message?: unknown })?.message === "string"
-                  ? `: ${(parsed as { message: string }).message}`
-                  : "";
-              fail(
-                new AdapterFailure(AdapterFailureKind.BadStatus, `answered HTTP ${res.statusCode}${said}`),
-              );
+            if (status !== 200) {
+              const message = (parsed as { message?: unknown } | undefined)?.message;
+              const said = typeof message === "string" ? message : text.trim().slice(0, 500);
+              const summary = `answered HTTP ${status}${said ? `: ${said}` : ""}`;
+              fail(new AdapterFailure(AdapterFailureKind.BadStatus, summary, { status, said }));
               return;
             }
             if (settled) return;

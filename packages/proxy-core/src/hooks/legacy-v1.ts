@@ -50,8 +50,8 @@ function invalid(message: string): AdapterFailure {
   return new AdapterFailure(AdapterFailureKind.InvalidReply, message);
 }
 
-function parseBody(text: string, what: string): Json | undefined {
-  if (text === "") return undefined;
+function parseBody(text: string | null, what: string): Json | undefined {
+  if (text === null || text === "") return undefined; // 2015 adapters said "no body" both ways
   try {
     return JSON.parse(text) as Json;
   } catch {
@@ -63,7 +63,7 @@ export function applyLegacyPreReply(reply: unknown, request: HookedRequest): voi
   const result = validateLegacyPreHookReply(reply);
   if (!result.ok) throw invalid(`invalid v1 pre-hook reply: ${result.errors.join("; ")}`);
   const modified = (
-    result.value as { ModifiedClientRequest: { Method: string; Request: string; Body: string } }
+    result.value as { ModifiedClientRequest: { Method: string; Request: string; Body: string | null } }
   ).ModifiedClientRequest;
   const before = requestTarget(request);
   if (modified.Method !== request.method) {
@@ -91,7 +91,9 @@ export function applyLegacyPostReply(reply: unknown, response: HookedResponse): 
   const result = validateLegacyPostHookReply(reply);
   if (!result.ok) throw invalid(`invalid v1 post-hook reply: ${result.errors.join("; ")}`);
   const modified = (
-    result.value as { ModifiedServerResponse: { ContentType: string; Body: string; Code: number } }
+    result.value as {
+      ModifiedServerResponse: { ContentType: string | null; Body: string | null; Code: number };
+    }
   ).ModifiedServerResponse;
   const body = parseBody(modified.Body, "ModifiedServerResponse");
   if (modified.Code !== response.status || JSON.stringify(body) !== JSON.stringify(response.body)) {

@@ -52,6 +52,15 @@ export async function runPreHooks(
       applyPreReply(reply, request);
     } catch (error) {
       const failure = asFailure(error);
+      if (adapter.protocolVersion === "1" && isErrorAnswer(failure)) {
+        // As in 2015: a legacy adapter refuses a call by answering with an error status.
+        return {
+          kind: "deny",
+          status: failure.status!,
+          message: failure.said || `refused by ${adapter.name}`,
+          warnings,
+        };
+      }
       if (adapter.failurePolicy === "ignore") continue;
       return { kind: "deny", ...failClosed(adapter.name, failure), warnings };
     } finally {
@@ -115,12 +124,20 @@ function wireRequest(request: HookedRequest, matched: MatchedHook) {
     apiVersion: request.apiVersion,
     params: matched.params,
     query: buildQueryMap(formatQuery(request.query)),
-    headers: buildHeaderMap(request.headers),
+    headers: withoutCredentials(buildHeaderMap(request.headers)),
   };
   if (request.body !== undefined && matched.hook.needsBody) wire.body = request.body;
   else if (request.body !== undefined) wire.bodyOmitted = "not-needed";
   else if (request.bodyOmitted !== undefined) wire.bodyOmitted = request.bodyOmitted;
   return wire;
+}
+
+/** Registry and API credentials stay between the client and the engine. */
+const CREDENTIAL_HEADERS = ["x-registry-auth", "x-registry-config", "authorization"];
+
+function withoutCredentials(headers: Record<string, string>): Record<string, string> {
+  for (const name of CREDENTIAL_HEADERS) delete headers[name];
+  return headers;
 }
 
 function wireResponse(response: HookedResponse, matched: MatchedHook) {
@@ -133,6 +150,12 @@ function wireResponse(response: HookedResponse, matched: MatchedHook) {
   else if (response.body !== undefined) wire.bodyOmitted = "not-needed";
   else if (response.bodyOmitted !== undefined) wire.bodyOmitted = response.bodyOmitted;
   return wire;
+}
+
+function isErrorAnswer(failure: AdapterFailure): boolean {
+  return (
+    failure.kind === AdapterFailureKind.BadStatus && failure.status !== undefined && failure.status >= 400
+  );
 }
 
 function asFailure(error: unknown): AdapterFailure {
