@@ -97,18 +97,18 @@ export class HookRegistry {
     if (this.compiled.length === 0) return null;
     if (!this.methods.has(method) && !this.methods.has("*")) return null;
     const { path, apiVersion, query } = splitRequestTarget(target);
-    let pre: MatchedHook[] | null = null;
-    let post: MatchedHook[] | null = null;
+    const pre: MatchedHook[] = [];
+    const post: MatchedHook[] = [];
     for (const { adapter, hook, segments } of this.compiled) {
       if (hook.method !== method && hook.method !== "*") continue;
       const params = matchHookPath(segments, path);
       if (params === null) continue;
       const matched: MatchedHook = { adapter, hook, pattern: `${hook.method} ${hook.path}`, params };
-      if (hook.stage === "pre") (pre ??= []).push(matched);
-      else (post ??= []).push(matched);
+      if (hook.stage === "pre") pre.push(matched);
+      else post.push(matched);
     }
-    if (pre === null && post === null) return null;
-    return { pre: pre ?? [], post: (post ?? []).reverse(), path, apiVersion, query };
+    if (pre.length === 0 && post.length === 0) return null;
+    return { pre, post: post.reverse(), path, apiVersion, query };
   }
 
   /** Counts a call routed to an adapter so unregister can wait for it. */
