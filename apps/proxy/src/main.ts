@@ -1,3 +1,4 @@
+import { AdapterHost, startAdminServer } from "@powerstrip/adapter-host";
 import { startProxy } from "@powerstrip/proxy-core";
 import { CommanderError } from "commander";
 import { parseConfig, proxyCommand } from "./config.js";
@@ -27,15 +28,27 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       socketMode: config.socketMode,
       ...(config.socketGroup !== undefined ? { socketGroup: config.socketGroup } : {}),
     });
-    process.stderr.write(
-      `powerstrip-proxy: listening on ${proxy.addresses.join(", ")}; engine ${config.docker}\n`,
-    );
+    const host = new AdapterHost(proxy.hooks);
+    const admin = await startAdminServer({ address: config.admin, host }).catch(async (error) => {
+      await proxy.close();
+      throw error;
+    });
     const stop = (signal: string) => {
       process.stderr.write(`powerstrip-proxy: ${signal}, shutting down\n`);
-      proxy.close().then(() => process.exit(0));
+      // No more loads, then no more clients, then the adapters: never a moment where clients are
+      // served with an adapter already unhooked.
+      admin
+        .close()
+        .then(() => proxy.close())
+        .then(() => host.close())
+        .then(() => process.exit(0));
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    // Ready only once a SIGTERM would be handled: a supervisor may signal as soon as it sees this.
+    process.stderr.write(
+      `powerstrip-proxy: listening on ${proxy.addresses.join(", ")}; engine ${config.docker}; admin API on ${admin.address}\n`,
+    );
   } catch (error) {
     fail(error);
   }

@@ -1,0 +1,8 @@
+import { run } from "@powerstrip/cli";
+
+// Exit through exitCode, not process.exit(), so piped output is flushed first.
+process.exitCode = await run(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});

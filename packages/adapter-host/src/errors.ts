@@ -1,0 +1,34 @@
+/** Stable codes for every failure of the control path. Callers match on `code`, never on text. */
+export const AdapterHostErrorCode = {
+  /** No adapter by that name. */
+  NotFound: "NOT_FOUND",
+  /** The name is already loaded, or being loaded. */
+  NameTaken: "NAME_TAKEN",
+  /** The adapter is loading or unloading; try again when it is done. */
+  Busy: "BUSY",
+  /** A URL that is not `unix:///abs.sock` or a loopback `http://` address. */
+  InvalidUrl: "INVALID_URL",
+  /** A legacy hook string or a 2015 endpoint that cannot be hooked. */
+  InvalidHook: "INVALID_HOOK",
+  /** A request that does not fit its schema (load request, adapters.yml, import mappings). */
+  InvalidRequest: "INVALID_REQUEST",
+  /** The adapter did not answer the handshake, or answered it wrongly. */
+  HandshakeFailed: "HANDSHAKE_FAILED",
+  /** A legacy adapter (which has no handshake) that nothing answers at. */
+  Unreachable: "ADAPTER_UNREACHABLE",
+  /** A feature of a later release. */
+  NotImplemented: "NOT_IMPLEMENTED",
+  /** The host is closing and loads nothing more. */
+  Closed: "CLOSED",
+} as const;
+export type AdapterHostErrorCode = (typeof AdapterHostErrorCode)[keyof typeof AdapterHostErrorCode];
+
+export class AdapterHostError extends Error {
+  override readonly name = "AdapterHostError";
+  readonly code: AdapterHostErrorCode;
+
+  constructor(code: AdapterHostErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
