@@ -1,14 +1,22 @@
 // vitest globalSetup of the "engine" project: these tests drive a real Docker engine and run
 // containers from powerstrip/base-node, so check both once up front, and remove what tests leave.
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { ensureImages } from "../images/build-images.mjs";
 import { DOCKER_SOCKET, dockerProblem } from "../require-docker.mjs";
 
-/** The label on every Docker object a test creates (its value is a per-file run id). */
+/** The label on every Docker object a test creates (its value is the run id). */
 export const TEST_LABEL = "io.powerstrip.test";
 
+/**
+ * One label value for the whole run, handed to the test workers through the environment: the
+ * teardown then removes this run's leftovers only, never those of a run beside it on the engine.
+ */
+const runId = process.env.POWERSTRIP_TEST_RUN_ID ?? `run-${randomBytes(4).toString("hex")}`;
+
 export async function setup(): Promise<void> {
+  process.env.POWERSTRIP_TEST_RUN_ID = runId;
   const problem = await dockerProblem("the engine test project");
   if (problem) throw new Error(problem);
   // Cached by content hash: seconds when it exists, a debootstrap (~40 s) when it does not.
@@ -16,7 +24,7 @@ export async function setup(): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  const failures = await removeLabelled(TEST_LABEL);
+  const failures = await removeLabelled(`${TEST_LABEL}=${runId}`);
   // Leftovers are worth a warning, not a failed run: the tests themselves already passed or failed.
   for (const f of failures) console.warn(`engine teardown: ${f}`);
 }
