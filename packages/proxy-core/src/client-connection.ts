@@ -352,11 +352,12 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     if (postHooks) {
-      if (isOrdinaryResponse(this.chain!.path, head, framing)) {
+      const ordinary = isOrdinaryResponse(this.chain!.path, head, framing);
+      if (ordinary && this.chain!.post.some((h) => h.hook.needsBody)) {
         this.startResponseCollect(head, framing, rest);
         return;
       }
-      this.notifyPostHooks(head);
+      this.notifyPostHooks(head, !ordinary);
     }
     if (rest === null) {
       this.sendResponseHead(head, framing);
@@ -515,9 +516,17 @@ export class ClientConnection implements UpstreamOwner {
     if (taken < chunk.length) this.pending = chunk.subarray(taken);
     const bytes = Buffer.concat(collected.parts);
     this.collected = null;
-    this.heldBody = bytes;
-    this.hooked!.body = parseJsonBody(bytes);
-    if (this.hooked!.body === undefined && bytes.length > 0) this.hooked!.bodyOmitted = "binary";
+    const body = parseJsonBody(bytes);
+    if (body === undefined && bytes.length > 0) {
+      // The engine's decoder accepts what JSON.parse refuses (trailing bytes, for one): a body
+      // the hooks cannot judge must not reach the engine past them.
+      this.refuse(new ProxyError(ProxyErrorCode.BadRequest, "the request body is not valid JSON"));
+      return;
+    }
+    this.hooked!.body = body;
+    // The engine gets exactly what the hooks judged, re-serialized: duplicate keys and other
+    // shapes two JSON parsers could read differently do not survive.
+    this.heldBody = body === undefined ? bytes : Buffer.from(JSON.stringify(body));
     this.runPreHooks();
   }
 
@@ -578,9 +587,12 @@ export class ClientConnection implements UpstreamOwner {
     this.finish(false);
   }
 
-  /** Streamed and upgraded responses: post-hooks see the head only and cannot hold the stream up. */
-  private notifyPostHooks(head: ResponseHead): void {
-    void runPostHooks(this.chain!.post, this.hooked!, hookedResponseFrom(head, true), {
+  /**
+   * Streamed and upgraded responses, and responses no post-hook needs the body of: post-hooks see
+   * the head only and observe; they cannot hold the response up.
+   */
+  private notifyPostHooks(head: ResponseHead, streamed = true): void {
+    void runPostHooks(this.chain!.post, this.hooked!, hookedResponseFrom(head, streamed, !streamed), {
       requestId: this.requestId,
       registry: this.context.hooks,
     });

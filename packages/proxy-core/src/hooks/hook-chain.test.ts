@@ -473,3 +473,90 @@ describe("credentials", () => {
     expect(seen[0]!.head).toContain("X-Registry-Auth: c2VjcmV0\r\n");
   });
 });
+
+describe("bodies the engine could read differently from the hooks", () => {
+  it("reach the engine re-serialized, so duplicate keys cannot smuggle a setting past a policy", async () => {
+    const seen: Recorded[] = [];
+    let judged: unknown;
+    const client = await setUp(seen, () => json(201, {}), {
+      name: "policy",
+      hooks: createHook,
+      reply: (m) => {
+        judged = (m.request as { body: unknown }).body;
+        return { action: "allow" };
+      },
+    });
+    const text = '{"Image":"i","HostConfig":{"Privileged":true},"HostConfig":{"NetworkMode":"none"}}';
+    client.write(
+      `POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    );
+    await answerOf(client);
+    expect(judged).toEqual({ Image: "i", HostConfig: { NetworkMode: "none" } });
+    expect(seen[0]!.body).toBe(JSON.stringify(judged));
+  });
+
+  it("are refused with 400 when they claim JSON but do not parse (the engine accepts trailing bytes)", async () => {
+    const seen: Recorded[] = [];
+    const client = await setUp(seen, () => json(201, {}), {
+      name: "policy",
+      hooks: createHook,
+      reply: () => ({ action: "allow" }),
+    });
+    const text = '{"Image":"i"} {"HostConfig":{"Privileged":true}}';
+    client.write(
+      `POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    );
+    const answer = await answerOf(client);
+    expect(answer.status).toBe(400);
+    expect((answer.body as { message: string }).message).toMatch(/not valid JSON/);
+    expect(seen).toHaveLength(0);
+  });
+});
+
+describe("responses post-hooks only observe", () => {
+  it("let the head of /containers/{id}/wait through at once (docker run waits for it before start)", async () => {
+    let engineSocket: Socket | undefined;
+    engine = await startFakeEngine((socket) => {
+      engineSocket = socket;
+      socket.once("data", () =>
+        socket.write(
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ),
+      );
+    });
+    const socketPath = join(tempDir("pst-proxy-"), "proxy.sock");
+    proxy = await startProxy({ listen: [`unix://${socketPath}`], docker: `unix://${engine.path}` });
+    const fake = await startFakeAdapter({
+      name: "waiter",
+      hooks: [{ method: "POST", path: "/containers/{id}/wait", stage: "post" }],
+      reply: () => ({ action: "pass" }),
+    });
+    adapters.push(fake);
+    proxy.hooks.register(fake.adapter);
+    const client = await openClient(socketPath);
+    clients.push(client);
+    client.write("POST /v1.41/containers/x/wait?condition=next-exit HTTP/1.1\r\nHost: d\r\n\r\n");
+    await readUntil(client, contains("chunked\r\n\r\n"));
+    engineSocket!.write('1d\r\n{"StatusCode":0,"Error":null}\r\n0\r\n\r\n');
+    await readUntil(client, contains('{"StatusCode":0'));
+    await expect.poll(() => fake.calls.length).toBe(1);
+    expect(fake.calls[0]!.response).toMatchObject({ streamed: true });
+  });
+
+  it("stream an ordinary response on when no post-hook needs its body", async () => {
+    const seen: Recorded[] = [];
+    let call: Record<string, unknown> | undefined;
+    const client = await setUp(seen, () => json(200, ["engine"]), {
+      name: "auditor",
+      hooks: [{ method: "GET", path: "/containers/json", stage: "post", needsBody: false }],
+      reply: (m) => {
+        call = m;
+        return { action: "rewrite", body: ["ignored"] };
+      },
+    });
+    client.write("GET /containers/json HTTP/1.1\r\nHost: d\r\n\r\n");
+    expect((await answerOf(client)).body).toEqual(["engine"]);
+    await expect.poll(() => call).toBeDefined();
+    expect(call!.response).toMatchObject({ status: 200, streamed: false, bodyOmitted: "not-needed" });
+  });
+});

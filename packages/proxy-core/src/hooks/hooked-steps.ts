@@ -111,7 +111,10 @@ export function hookedUpstreamHead(
   );
 }
 
-/** Endpoints whose responses are streams however they are typed: hooks see their heads only. */
+/**
+ * Endpoints whose responses are streams however they are typed, or whose bodies may never come:
+ * post-hooks see their heads only.
+ */
 const STREAMING_ENDPOINTS = [
   "/events",
   "/containers/{id}/logs",
@@ -119,6 +122,9 @@ const STREAMING_ENDPOINTS = [
   "/containers/{id}/attach",
   "/containers/{id}/attach/ws",
   "/containers/{id}/export",
+  // Answered with its head at once and its body only when the container exits; `docker run`
+  // waits for that head before it starts the container.
+  "/containers/{id}/wait",
   "/exec/{id}/start",
   "/images/create",
   "/images/{name}/push",
@@ -137,12 +143,13 @@ export function isOrdinaryResponse(path: string, head: ResponseHead, framing: Fr
   return !STREAMING_ENDPOINTS.some((pattern) => matchHookPath(pattern, path) !== null);
 }
 
-export function hookedResponseFrom(head: ResponseHead, streamed: boolean): HookedResponse {
+/** The response as post-hooks see it; `streamed` ones carry no body, and neither do observed ones. */
+export function hookedResponseFrom(head: ResponseHead, streamed: boolean, observed = false): HookedResponse {
   return {
     status: head.status,
     headers: endToEndHeaders(head.headers, head.connectionTokens),
     body: undefined,
-    bodyOmitted: streamed ? "streamed" : undefined,
+    bodyOmitted: streamed ? "streamed" : observed ? "not-needed" : undefined,
     streamed,
     changed: false,
   };
