@@ -1,10 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { createCall, offer, post } from "../test-fixtures/http-client.js";
+
+/** A temp dir removed when the current test finishes. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 // test-fixtures/label-injector.mjs is the DESIGN §4 form in plain JavaScript. It runs here as its
 // own Node process, as in an adapter image: the SDK resolved from sources (the "source" export
@@ -44,7 +51,7 @@ async function startFixture(socket: string): Promise<{ address: string; stderr: 
 
 describe("a plain JavaScript adapter in the DESIGN §4 form", () => {
   it("serves the handshake and its hooks on POWERSTRIP_ADAPTER_SOCKET, and stops gracefully on SIGTERM", async () => {
-    const socket = join(mkdtempSync(join(tmpdir(), "pst-fixture-")), "label-injector.sock");
+    const socket = join(tempDir("pst-fixture-"), "label-injector.sock");
     const { address, stderr } = await startFixture(socket);
     expect(address).toBe(`unix://${socket}`);
     expect(statSync(socket).mode & 0o777).toBe(0o660);

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { createCall, offer, post } from "../test-fixtures/http-client.js";
 import { defineAdapter } from "./define.js";
 import { AdapterSdkErrorCode } from "./errors.js";
@@ -11,7 +11,14 @@ import { SOCKET_ENV } from "./listen.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { type RunningAdapter, type ServeOptions, serve } from "./serve.js";
 
-const tempSocket = () => join(mkdtempSync(join(tmpdir(), "pst-sdk-")), "run", "adapter.sock");
+/** A temp dir removed when the current test finishes. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const tempSocket = () => join(tempDir("pst-sdk-"), "run", "adapter.sock");
 
 let release: () => void = () => {};
 const adapter = defineAdapter({
@@ -108,7 +115,7 @@ describe("serve() on a unix socket", () => {
     const second = await start({ socket });
     expect((await post(second.address, "/powerstrip/handshake", offer)).status).toBe(200);
 
-    const file = join(mkdtempSync(join(tmpdir(), "pst-sdk-")), "precious");
+    const file = join(tempDir("pst-sdk-"), "precious");
     writeFileSync(file, "data");
     await expect(start({ socket: file })).rejects.toMatchObject({ code: AdapterSdkErrorCode.AddressInUse });
   });
