@@ -8,30 +8,34 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { dockerClient, removeOwnContainers, removeStaleContainers, waitForImage } from "./lib/docker.mjs";
 import { busyFraction, CLK_TCK, machineCpu, processMemKiB } from "./lib/proc.mjs";
-import { defaultProxyCmd, REPO_ROOT, reapStaleProxies, startProxy } from "./lib/proxy.mjs";
+import { defaultProxyCmd, exitProblems, REPO_ROOT, reapStaleProxies, startProxy } from "./lib/proxy.mjs";
 import { evaluate, formatTable, num, targetSummary } from "./lib/report.mjs";
 import { median } from "./lib/stats.mjs";
 import { TARGETS } from "./lib/targets.mjs";
 import { archive } from "./scenarios/archive.mjs";
 import { attach } from "./scenarios/attach.mjs";
+import { hooks } from "./scenarios/hooks.mjs";
 import { list } from "./scenarios/list.mjs";
 import { ping } from "./scenarios/ping.mjs";
 
-const SCENARIOS = { list, ping, archive, attach };
+const SCENARIOS = { list, ping, archive, attach, hooks };
 
 const USAGE = `usage: node bench/run.mjs [options]     (or: npm run bench -- [options])
 
-  --rounds N          measured rounds per path, interleaved direct/proxy (default 5)
+  --rounds N          measured rounds per path, interleaved direct/proxy (hooks: unhooked/hooked) (default 5)
   --seconds S         length of each measured load window (default 5)
   --warmup S          warm-up traffic per path before each scenario (default 5)
   --only LIST         comma-separated subset of: ${Object.keys(SCENARIOS).join(", ")}
-  --proxy-cmd "CMD"   the proxy to measure (default: the built powerstrip-proxy). Placeholders
-                      {listen} {listenPath} {docker} {dockerPath}; without any, the flags
+  --proxy-cmd "CMD"   the proxy to measure (default: the built powerstrip-proxy, with its own temp
+                      --admin and --state-dir). Placeholders {listen} {listenPath} {docker}
+                      {dockerPath} {admin} {adminPath} {stateDir}; without any, the flags
                       "--listen {listen} --docker {docker}" are appended. Must exec the proxy
-                      itself (its pid is where CPU and RSS are read).
+                      itself (its pid is where CPU and RSS are read). The hooks scenario needs
+                      {admin} (it loads an adapter through the admin API); without it, it is
+                      skipped unless named by --only.
   --docker PATH       the engine's unix socket (default /var/run/docker.sock)
   --image NAME        local image for the containers (default powerstrip/base-node:latest)
-  --containers N      containers present for containers/json (default 30)
+  --containers N      containers present for containers/json, in list and hooks (default 30)
   --size-mib N        archive file size (default 256)
   --echoes N          attach echoes per path, split over the rounds (default 2000)
   -h, --help`;
@@ -72,6 +76,7 @@ function parseOptions(argv) {
     seconds: int("seconds", 0.5, 120),
     warmup: int("warmup", 0, 120),
     only,
+    onlyGiven: values.only !== undefined,
     proxyCmd: values["proxy-cmd"] ?? defaultProxyCmd(),
     dockerSocket: values.docker,
     image: values.image,
@@ -93,6 +98,8 @@ async function main() {
     docker,
     registry,
     log,
+    /** Stops a scenario's own processes (the hooks scenario's proxies and adapter) on cleanup. */
+    stoppers: new Set(),
     problem: (text) => {
       problems.push(text);
       log(`  PROBLEM: ${text}`);
@@ -105,7 +112,7 @@ async function main() {
   const stale = await removeStaleContainers(docker);
   if (stale) log(`removed ${stale} container(s) left by an earlier bench run`);
   const staleProxies = reapStaleProxies();
-  if (staleProxies) log(`stopped ${staleProxies} proxy process(es) left by an earlier bench run`);
+  if (staleProxies) log(`stopped ${staleProxies} proxy or adapter process(es) left by an earlier bench run`);
   if (opts.only.some((s) => s !== "ping")) await waitForImage(docker, opts.image, 20 * 60_000, log);
 
   const cleanup = onceCleanup(ctx);
@@ -182,6 +189,7 @@ function onceCleanup(ctx) {
   let running = null;
   return () => {
     running ??= (async () => {
+      for (const stop of ctx.stoppers) await stop().catch(() => {});
       if (ctx.proxy) ctx.proxyExit = await ctx.proxy.stop();
       const removed = await removeOwnContainers(ctx.docker, ctx.registry);
       if (removed) ctx.log(`removed ${removed} bench container(s)`);
@@ -209,16 +217,7 @@ function installSignalHandlers(cleanup, log) {
 
 /** The proxy must stop by itself on SIGTERM, and say nothing unexpected meanwhile. */
 function checkProxyExit(ctx) {
-  const exit = ctx.proxyExit;
-  if (exit && exit.signal === "SIGKILL") ctx.problem("the proxy did not stop within 5 s of SIGTERM (killed)");
-  else if (exit && exit.code !== 0 && exit.signal !== "SIGTERM") {
-    ctx.problem(`the proxy exited with ${JSON.stringify(exit)} on SIGTERM`);
-  }
-  const unexpected = ctx.proxy
-    .output()
-    .split("\n")
-    .filter((l) => l.trim() && !/listening on|shutting down/.test(l));
-  if (unexpected.length) ctx.problem(`the proxy printed:\n    ${unexpected.slice(0, 20).join("\n    ")}`);
+  for (const problem of exitProblems("the proxy", ctx.proxyExit, ctx.proxy.output())) ctx.problem(problem);
 }
 
 async function sampleBusy(ms) {
@@ -264,6 +263,7 @@ function printSummary(report, file) {
         " figures are medians over rounds; ratio = proxy / direct;",
       "         proxy CPU = utime+stime from /proc/<pid>/stat over the window / requests (or per transfer);",
       "         RSS growth = peak VmRSS (50 ms samples, VmHWM reset before each transfer) - VmRSS before, worst round",
+      ...hooksMethod(report.scenarios.hooks),
       "",
       formatTable(report.rows),
       "",
@@ -281,6 +281,18 @@ function printSummary(report, file) {
     );
   }
   console.log(`\nfull results: ${file}`);
+}
+
+/** How the hooks scenario's table reads, when it ran (or why it did not). */
+function hooksMethod(hooks) {
+  if (!hooks) return [];
+  if (hooks.skipped) return [`hooks:   skipped: ${hooks.skipped}`];
+  return [
+    "hooks:   unhooked, hooked = two more proxies started like the one above, on the same engine; the hooked one",
+    "         with bench/baselines/noop-adapter.mjs loaded (pre-hooks returning nothing on GET /_ping and",
+    "         GET /containers/json, over a unix socket); ratio = hooked / unhooked; added = hooked - unhooked;",
+    "         adapter CPU = the adapter process's utime+stime over the window / hooked requests",
+  ];
 }
 
 function mib(kib) {

@@ -1,10 +1,28 @@
 /** Turns scenario rows into verdicts and a plain-text table. */
 
-/** Adds ratio (proxy / direct) and pass/fail against each target to a row. */
+/**
+ * The two paths a row compares, each a key of the row holding its figure: direct and proxy,
+ * unless the row names its own in `paths` (the hooks scenario: unhooked, hooked).
+ */
+const DEFAULT_PATHS = ["direct", "proxy"];
+const rowPaths = (row) => row.paths ?? DEFAULT_PATHS;
+
+/**
+ * Adds ratio (second path / first: proxy / direct) and pass/fail against each target to a row.
+ * A target is on the ratio (`{ op, ratio }`) or on the difference, in ms (`{ op, addedMs }`: the
+ * row then also gets `addedMs`, second − first).
+ */
 export function evaluate(row) {
-  const ratio = row.proxy / row.direct;
+  const [base, subject] = rowPaths(row);
+  const ratio = row[subject] / row[base];
   const out = { ...row, ratio: Number.isFinite(ratio) ? ratio : null };
-  if (row.target) out.targetMet = out.ratio !== null && compare(out.ratio, row.target.op, row.target.ratio);
+  if (row.target?.addedMs != null) {
+    const added = row[subject] - row[base];
+    out.addedMs = Number.isFinite(added) ? added : null;
+    out.targetMet = out.addedMs !== null && compare(out.addedMs, row.target.op, row.target.addedMs);
+  } else if (row.target) {
+    out.targetMet = out.ratio !== null && compare(out.ratio, row.target.op, row.target.ratio);
+  }
   if (row.cpu?.max != null) out.cpuTargetMet = row.cpu.value <= row.cpu.max;
   if (row.rss?.max != null) out.rssTargetMet = row.rss.value <= row.rss.max;
   return out;
@@ -28,9 +46,46 @@ const COLUMNS = [
   ["proxy RSS growth", (r) => (r.rss ? rssCell(r.rss, r.rssTargetMet) : "")],
 ];
 
+/** Columns for rows comparing two paths of their own (`paths`), e.g. unhooked and hooked proxies. */
+function pathColumns([base, subject], rows) {
+  const columns = [
+    ["scenario", (r) => r.scenario],
+    ["metric", (r) => r.metric],
+    [base, (r) => num(r[base])],
+    [subject, (r) => num(r[subject])],
+    ["ratio", ratioCell],
+    ["target", targetCell],
+    [`${subject} proxy CPU`, (r) => (r.cpu ? cpuCell(r.cpu, r.cpuTargetMet, base) : "")],
+  ];
+  if (rows.some((r) => r.adapterCpu)) {
+    columns.push(["adapter CPU", (r) => (r.adapterCpu ? cpuCell(r.adapterCpu) : "")]);
+  }
+  return columns;
+}
+
+/**
+ * The rows as plain-text tables: one per pair of paths compared, in the order they first appear
+ * (direct/proxy rows in the classic table; rows with `paths` in a table headed by their names).
+ */
 export function formatTable(rows) {
-  const cells = [COLUMNS.map(([title]) => title), ...rows.map((r) => COLUMNS.map(([, cell]) => cell(r)))];
-  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i].length)));
+  const groups = new Map();
+  for (const row of rows) {
+    const key = rowPaths(row).join("\0");
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(row);
+  }
+  return [...groups.values()]
+    .map((group) => {
+      const paths = rowPaths(group[0]);
+      const isDefault = paths.join() === DEFAULT_PATHS.join();
+      return formatRows(group, isDefault ? COLUMNS : pathColumns(paths, group));
+    })
+    .join("\n\n");
+}
+
+function formatRows(rows, columns) {
+  const cells = [columns.map(([title]) => title), ...rows.map((r) => columns.map(([, cell]) => cell(r)))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i].length)));
   const numeric = new Set([2, 3, 4]);
   const line = (values) =>
     values
@@ -54,13 +109,24 @@ export function targetSummary(rows) {
 function ratioCell(row) {
   if (row.ratio === null) return "-";
   const short = row.ratio.toFixed(2);
-  const ambiguous = row.target && Number(short) === row.target.ratio;
+  const ambiguous = row.target?.ratio != null && Number(short) === row.target.ratio;
   return `${row.ratio.toFixed(ambiguous ? 3 : 2)}x`;
 }
 
-function cpuCell(cpu, met) {
+/** A ratio target (">= 0.60x ok"), or a difference target with the difference ("+0.21 ms <= 0.50 ms ok"). */
+function targetCell(row) {
+  if (!row.target) return "";
+  if (row.target.addedMs == null)
+    return `${row.target.op} ${row.target.ratio.toFixed(2)}x ${mark(row.targetMet)}`;
+  const added = row.addedMs == null ? "-" : `${row.addedMs >= 0 ? "+" : ""}${num(row.addedMs)}`;
+  return `${added} ms ${row.target.op} ${row.target.addedMs.toFixed(2)} ms ${mark(row.targetMet)}`;
+}
+
+/** "0.085 ms/req", with its bound, and with the first path's figure when the row has one (`base`). */
+function cpuCell(cpu, met, baseName) {
   if (cpu.value == null || !Number.isFinite(cpu.value)) return "-";
-  const value = `${num(cpu.value)} ${cpu.unit}`;
+  let value = `${num(cpu.value)} ${cpu.unit}`;
+  if (baseName && cpu.base != null) value += ` (${baseName} ${num(cpu.base)})`;
   return cpu.max == null ? value : `${value} (<= ${cpu.max} ${mark(met)})`;
 }
 
