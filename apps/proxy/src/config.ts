@@ -7,6 +7,10 @@ export interface ProxyConfig {
   admin: string;
   stateDir: string;
   adapters: string[];
+  /** How long an adapter container may take to listen on its socket, in ms. */
+  adapterStartTimeoutMs: number;
+  /** Largest body read whole for hooks, in bytes. */
+  maxBodyBytes: number;
   socketGroup: string | undefined;
   socketMode: number;
 }
@@ -16,10 +20,29 @@ export const DEFAULTS = {
   docker: "unix:///var/run/docker.sock",
   admin: "unix:///run/powerstrip/admin.sock",
   stateDir: "/var/lib/powerstrip",
+  adapterStartTimeoutS: 15,
+  maxBodyBytes: 16 * 1024 * 1024,
 } as const;
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+function parseBytes(value: string): number {
+  const match = /^(\d+)([KMG]i?B?)?$/i.exec(value);
+  if (!match) throw new Error(`invalid size ${JSON.stringify(value)} (expected bytes, or e.g. 16MiB)`);
+  const unit = (match[2] ?? "").charAt(0).toUpperCase();
+  const scale = unit === "K" ? 1024 : unit === "M" ? 1024 ** 2 : unit === "G" ? 1024 ** 3 : 1;
+  const bytes = Number(match[1]) * scale;
+  if (bytes < 1024) throw new Error(`invalid size ${JSON.stringify(value)} (at least 1KiB)`);
+  return bytes;
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0 || Number(value) > 3600) {
+    throw new Error(`invalid timeout ${JSON.stringify(value)} (expected seconds, e.g. 15)`);
+  }
+  return Math.round(Number(value) * 1000);
 }
 
 function parseMode(value: string): number {
@@ -49,14 +72,33 @@ export function proxyCommand(): Command {
       new Option("--admin <address>", "the admin API socket").default(DEFAULTS.admin).env("POWERSTRIP_ADMIN"),
     )
     .addOption(
-      new Option("--state-dir <dir>", "where the adapter set is kept")
+      new Option(
+        "--state-dir <dir>",
+        "where the adapter set (adapters.json) and adapters' sockets (run/) are kept",
+      )
         .default(DEFAULTS.stateDir)
         .env("POWERSTRIP_STATE_DIR"),
     )
     .addOption(
-      new Option("--adapters <images>", "adapter images to load at boot, space-separated").env(
-        "POWERSTRIP_ADAPTERS",
-      ),
+      new Option(
+        "--adapters <images>",
+        "adapter images to load at boot, space-separated, besides the persisted set",
+      ).env("POWERSTRIP_ADAPTERS"),
+    )
+    .addOption(
+      new Option(
+        "--adapter-start-timeout <seconds>",
+        "how long an adapter container may take to listen on its socket",
+      )
+        .default(DEFAULTS.adapterStartTimeoutS * 1000, String(DEFAULTS.adapterStartTimeoutS))
+        .argParser(parseSeconds)
+        .env("POWERSTRIP_ADAPTER_START_TIMEOUT"),
+    )
+    .addOption(
+      new Option("--max-body-bytes <size>", "largest body read whole for hooks (bigger hooked calls get 413)")
+        .default(DEFAULTS.maxBodyBytes, "16MiB")
+        .argParser(parseBytes)
+        .env("POWERSTRIP_MAX_BODY_BYTES"),
     )
     .addOption(
       new Option("--socket-group <group>", "group of the unix sockets (default: docker, when it exists)").env(
@@ -90,20 +132,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ProxyConfig
     admin: string;
     stateDir: string;
     adapters?: string;
+    adapterStartTimeout: number;
+    maxBodyBytes: number;
     socketGroup?: string;
     socketMode: number;
   }>();
-  // From the environment, POWERSTRIP_LISTEN holds one or more addresses separated by spaces.
-  const listen =
-    typeof options.listen === "string"
-      ? options.listen.split(/\s+/).filter(Boolean)
-      : (options.listen ?? [DEFAULTS.listen]);
+  // POWERSTRIP_LISTEN holds one or more addresses separated by spaces (commander hands the env
+  // value to the flag's parser as one value); no address contains a space.
+  const given = typeof options.listen === "string" ? [options.listen] : (options.listen ?? [DEFAULTS.listen]);
+  const listen = given.flatMap((value) => value.split(/\s+/).filter(Boolean));
   return {
     listen,
     docker: options.docker,
     admin: options.admin,
     stateDir: options.stateDir,
     adapters: (options.adapters ?? "").split(/\s+/).filter(Boolean),
+    adapterStartTimeoutMs: options.adapterStartTimeout,
+    maxBodyBytes: options.maxBodyBytes,
     socketGroup: options.socketGroup,
     socketMode: options.socketMode,
   };

@@ -212,10 +212,10 @@ describe("AdapterHost: URLs", () => {
     expect(hooksWithoutLegacy.message).toMatch(/hooks: are only for legacy adapters/);
   });
 
-  it("answers images with NOT_IMPLEMENTED for now", async () => {
+  it("answers images with NOT_IMPLEMENTED on a host without a container runtime", async () => {
     const error = await refusal(setUp().host.load({ image: "acme/labels:1" }));
     expect(error.code).toBe("NOT_IMPLEMENTED");
-    expect(error.message).toMatch(/adapters-as-images/);
+    expect(error.message).toMatch(/runs no container runtime, so it cannot load adapter images/);
   });
 });
 

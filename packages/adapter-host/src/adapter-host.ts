@@ -1,4 +1,6 @@
+import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
+import { join } from "node:path";
 import {
   ADAPTER_ENDPOINTS,
   type AdapterHook,
@@ -24,7 +26,26 @@ import {
 } from "./adapter-url.js";
 import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
 import { performHandshake } from "./handshake.js";
+import { ImageLauncher, type Launched } from "./image-launcher.js";
 import { type LegacyHook, legacyFileHooks, parseLegacyHook } from "./legacy.js";
+import {
+  type AdapterRuntime,
+  CONTAINER_PREFIX,
+  type EventSubscription,
+  type LogChunk,
+  type PullProgress,
+  provisionalName,
+  type RuntimeEvent,
+  sameImage,
+} from "./runtime.js";
+import {
+  type AdapterRecord,
+  bootPlan,
+  type DesiredSet,
+  type StateStore,
+  withoutRecord,
+  withRecord,
+} from "./state-store.js";
 
 export interface AdapterHostOptions {
   /** The proxy's release, sent in every handshake (default: this package's version). */
@@ -33,6 +54,18 @@ export interface AdapterHostOptions {
   handshakeTimeoutMs?: number;
   /** The clock `since` is read from (tests pin it). */
   now?: () => Date;
+  /** Runs image adapters (`DockerRuntime`); without one, image loads are refused. */
+  runtime?: AdapterRuntime;
+  /** The persisted adapter set; without one, nothing outlives the process. */
+  store?: StateStore;
+  /** Where adapters' socket directories are made (default `<store dir>/run`). */
+  runDir?: string;
+  /** How long an image adapter may take to listen on its socket (default 15000 ms). */
+  socketTimeoutMs?: number;
+  /** Extra labels on every adapter container (beside `io.powerstrip.adapter` and `io.powerstrip.image`). */
+  labels?: Record<string, string>;
+  /** Reports what happens in the background: boot, adapters dying and coming back. */
+  log?: (line: string) => void;
 }
 
 /** `powerstrip load --url`: a current adapter, or a 2015 one with `legacy` and its `hooks`. */
@@ -49,12 +82,30 @@ export interface LoadUrlOptions {
   hooks?: string[];
 }
 
+/** `powerstrip load IMAGE`. */
+export interface LoadImageOptions {
+  /** Pulled when missing. */
+  image: string;
+  /** Overrides the adapter's declared name. */
+  name?: string;
+  /** Extra environment for the container. */
+  env?: Record<string, string>;
+  /** Overrides the adapter's declared priority. */
+  priority?: number;
+  /** The container's network mode (default `none`). */
+  network?: string;
+}
+
 export interface ImportOptions {
   /** Where each adapter of the file listens on this host, by name (`--at NAME=URL`). */
   at?: Record<string, string>;
 }
 
+/** Progress of a load: the engine's pull progress, line by line. */
+export type LoadProgress = PullProgress;
+
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+export const DEFAULT_SOCKET_TIMEOUT_MS = 15_000;
 
 type State = AdapterInfo["state"];
 
@@ -62,7 +113,7 @@ type State = AdapterInfo["state"];
 interface Entry {
   name: string;
   source: string;
-  kind: "url" | "legacy";
+  kind: "url" | "legacy" | "image";
   state: State;
   since: Date;
   priority: number;
@@ -72,6 +123,12 @@ interface Entry {
   hooks: AdapterHook[];
   adapter?: HookedAdapter;
   unloading?: Promise<void>;
+  /** How to load it again (reload, restart). */
+  record?: AdapterRecord;
+  /** The record is in the persisted set. */
+  persisted?: boolean;
+  container?: { id: string; name: string };
+  error?: string;
 }
 
 /** A legacy adapter, checked and ready to be registered. */
@@ -84,14 +141,21 @@ interface LegacyPlan {
 }
 
 /**
- * The control path over the proxy's live hooks: loads adapters by URL (handshake, or 2015 legacy
- * hooks), imports 2015 adapters.yml files, unloads, and reports what is loaded.
+ * The control path over the proxy's live hooks: loads adapters from images (a container, its
+ * socket, a handshake) and by URL (handshake, or 2015 legacy hooks), imports 2015 adapters.yml
+ * files, unloads, reloads, keeps the persisted adapter set, brings it back at boot, watches
+ * adapter containers, and reports what is loaded.
  */
 export class AdapterHost {
   private readonly entries = new Map<string, Entry>();
   private readonly proxyVersion: string;
   private readonly handshakeTimeoutMs: number;
   private readonly now: () => Date;
+  private readonly store: StateStore | undefined;
+  private readonly launcher: ImageLauncher | undefined;
+  private readonly log: (line: string) => void;
+  private bootImages: string[] = [];
+  private watching: EventSubscription | undefined;
   private closed = false;
 
   constructor(
@@ -101,42 +165,128 @@ export class AdapterHost {
     this.proxyVersion = options.proxyVersion ?? packageJson.version;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.now = options.now ?? (() => new Date());
+    this.store = options.store;
+    this.log = options.log ?? (() => {});
+    const runDir = options.runDir ?? (options.store ? join(options.store.dir, "run") : undefined);
+    if (options.runtime !== undefined && runDir !== undefined) {
+      this.launcher = new ImageLauncher({
+        runtime: options.runtime,
+        runDir,
+        proxyVersion: this.proxyVersion,
+        handshakeTimeoutMs: this.handshakeTimeoutMs,
+        socketTimeoutMs: options.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS,
+        labels: options.labels ?? {},
+      });
+    }
   }
 
-  /** A LoadRequest as the admin API takes it; images arrive with a later release. */
-  async load(request: LoadRequest): Promise<AdapterInfo> {
+  /** A LoadRequest as the admin API takes it: an image (with pull progress) or a URL. */
+  async load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<AdapterInfo> {
     const result = validateLoadRequest(request);
-    if (!result.ok) {
+    if (!result.ok) throw invalidRequest(result.errors);
+    if (request.image !== undefined) {
+      if (request.legacy) {
+        throw new AdapterHostError(
+          AdapterHostErrorCode.InvalidRequest,
+          "invalid load request: legacy: 2015 adapters are loaded by URL, not from images",
+        );
+      }
+      const options: LoadImageOptions = { image: request.image };
+      if (request.name !== undefined) options.name = request.name;
+      if (request.env !== undefined) options.env = request.env;
+      if (request.priority !== undefined) options.priority = request.priority;
+      if (request.network !== undefined) options.network = request.network;
+      return this.loadImage(options, onProgress);
+    }
+    if (request.env !== undefined || request.network !== undefined) {
       throw new AdapterHostError(
         AdapterHostErrorCode.InvalidRequest,
-        `invalid load request: ${result.errors.join("; ")}`,
+        `invalid load request: ${request.env !== undefined ? "env" : "network"}: only for image adapters (Powerstrip does not run an adapter loaded by URL)`,
       );
     }
-    if (request.image !== undefined) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.NotImplemented,
-        "loading images arrives with the adapters-as-images issue; load a running adapter with --url for now",
-      );
+    const options: LoadUrlOptions = { url: request.url! };
+    if (request.name !== undefined) options.name = request.name;
+    if (request.priority !== undefined) options.priority = request.priority;
+    if (request.legacy !== undefined) options.legacy = request.legacy;
+    if (request.hooks !== undefined) options.hooks = request.hooks;
+    return this.loadUrl(options);
+  }
+
+  /**
+   * Loads an adapter image: pulls it when missing, runs it in a container `powerstrip-<name>`
+   * with its socket directory mounted, waits for the socket, handshakes, persists it in the
+   * adapter set and registers its hooks. Any failure removes what was created.
+   */
+  async loadImage(
+    options: LoadImageOptions,
+    onProgress?: (progress: LoadProgress) => void,
+  ): Promise<AdapterInfo> {
+    this.assertOpen();
+    const launcher = this.requireLauncher();
+    const request: LoadRequest = { image: options.image };
+    if (options.name !== undefined) request.name = options.name;
+    if (options.env !== undefined) request.env = options.env;
+    if (options.priority !== undefined) request.priority = options.priority;
+    if (options.network !== undefined) request.network = options.network;
+    const result = validateLoadRequest(request);
+    if (!result.ok) throw invalidRequest(result.errors);
+    this.ensureWatching();
+
+    const { image } = options;
+    const explicit = options.name;
+    let name = explicit ?? this.freeName(provisionalName(image));
+    let entry = this.reserve(name, image, { priority: options.priority, kind: "image" });
+    let launched: Launched | undefined;
+    try {
+      await launcher.runtime.ensureImage(image, onProgress);
+      this.assertOpen();
+      const spec = { image, env: options.env ?? {}, network: options.network ?? "none" };
+      launched = await launcher.launch({ ...spec, name, sendName: explicit !== undefined });
+      const declared = launched.handshake.name;
+      if (explicit === undefined && declared !== name) {
+        // Labels cannot change: recreate the container under the name the adapter declared.
+        launched.transport.close();
+        await launcher.discard(launched.containerId, name);
+        launched = undefined;
+        this.entries.delete(name);
+        entry = this.reserve(declared, image, { priority: options.priority, kind: "image" });
+        name = declared;
+        launched = await launcher.launch({ ...spec, name, sendName: false });
+        if (launched.handshake.name !== declared) {
+          throw new AdapterHostError(
+            AdapterHostErrorCode.HandshakeFailed,
+            `handshake with ${image} failed: the adapter declared the name ${declared}, then ${launched.handshake.name}`,
+          );
+        }
+      }
+      this.assertOpen();
+      const record: AdapterRecord = { name, source: "image", image };
+      if (options.env !== undefined) record.env = options.env;
+      if (options.priority !== undefined) record.priority = options.priority;
+      if (options.network !== undefined) record.network = options.network;
+      await this.persist((set) => withRecord(set, record));
+      entry.record = record;
+      entry.persisted = true;
+      entry.container = { id: launched.containerId, name: launched.containerName };
+      return this.goLive(entry, this.hooked(name, launched, options.priority), (h) => h.path);
+    } catch (error) {
+      if (launched !== undefined) {
+        launched.transport.close();
+        await launcher.discard(launched.containerId, name);
+      }
+      if (this.entries.get(entry.name) === entry && entry.adapter === undefined)
+        this.entries.delete(entry.name);
+      throw error;
     }
-    return this.loadUrl({ ...request, url: request.url! });
   }
 
   /** Loads an adapter by URL; resolves once its hooks are live. */
   async loadUrl(options: LoadUrlOptions): Promise<AdapterInfo> {
     this.assertOpen();
     const location = parseAdapterUrl(options.url);
-    const request: LoadRequest = { url: options.url };
-    if (options.name !== undefined) request.name = options.name;
-    if (options.priority !== undefined) request.priority = options.priority;
-    if (options.legacy !== undefined) request.legacy = options.legacy;
-    if (options.hooks !== undefined) request.hooks = options.hooks;
+    const request = urlRequest(options);
     const result = validateLoadRequest(request);
-    if (!result.ok) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidRequest,
-        `invalid load request: ${result.errors.join("; ")}`,
-      );
-    }
+    if (!result.ok) throw invalidRequest(result.errors);
     if (options.legacy) {
       const plan: LegacyPlan = {
         name: options.name ?? deriveLegacyName(location),
@@ -145,7 +295,7 @@ export class AdapterHost {
         priority: options.priority ?? HANDSHAKE_DEFAULTS.priority,
         hooks: (options.hooks ?? []).map(parseLegacyHook),
       };
-      return this.loadLegacy(plan);
+      return this.loadLegacy(plan, options);
     }
     assertNoPath(location, options.url);
     return this.loadCurrent(options, location);
@@ -204,7 +354,12 @@ export class AdapterHost {
     for (const plan of plans) this.assertNameFree(plan.name);
     const loaded: AdapterInfo[] = [];
     try {
-      for (const plan of plans) loaded.push(await this.loadLegacy(plan));
+      for (const plan of plans) {
+        const globs = plan.hooks.map((h) => `${h.declaration.stage}:${h.declaration.method} ${h.glob}`);
+        loaded.push(
+          await this.loadLegacy(plan, { url: plan.url, name: plan.name, legacy: true, hooks: globs }),
+        );
+      }
     } catch (error) {
       await Promise.all(loaded.map((info) => this.unload(info.name).catch(() => {})));
       throw error;
@@ -212,7 +367,11 @@ export class AdapterHost {
     return loaded;
   }
 
-  /** Takes an adapter out of the chain (after the calls already routed to it), then closes its transport. */
+  /**
+   * Drops an adapter from the persisted set, takes it out of the chain (after the calls already
+   * routed to it), closes its transport, and stops and removes its container. When the set
+   * cannot be saved, nothing changes.
+   */
   async unload(name: string): Promise<void> {
     const entry = this.entries.get(name);
     if (entry === undefined) throw notFound(name);
@@ -223,16 +382,154 @@ export class AdapterHost {
         `adapter ${name} is still loading; unload it once the load is done`,
       );
     }
+    const before = { state: entry.state, since: entry.since };
     this.setState(entry, "unloading");
-    entry.unloading = (async () => {
+    const bootImage = entry.record?.image !== undefined ? this.bootImageOf(entry.record.image) : undefined;
+    const drop = async () => {
       try {
         await this.registry.unregister(name);
       } finally {
         entry.adapter?.transport.close();
         this.entries.delete(name);
       }
-    })();
+      if (entry.kind === "image" && this.launcher !== undefined) {
+        try {
+          await this.launcher.remove(name, entry.container?.id);
+        } catch (error) {
+          throw new AdapterHostError(
+            AdapterHostErrorCode.DockerFailed,
+            `unloaded ${name}, but could not remove its container ${CONTAINER_PREFIX}${name}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+      }
+    };
+    if (this.store === undefined || (!entry.persisted && bootImage === undefined)) {
+      // Nothing to save: unhook at once.
+      entry.unloading = drop();
+    } else {
+      entry.unloading = (async () => {
+        try {
+          await this.persist((set) => withoutRecord(set, name, bootImage));
+        } catch (error) {
+          entry.state = before.state;
+          entry.since = before.since;
+          entry.unloading = undefined;
+          throw error;
+        }
+        await drop();
+      })();
+    }
     return entry.unloading;
+  }
+
+  /**
+   * Loads the adapter again with the options it was loaded with: an image adapter gets a new
+   * container (the image is pulled only when missing), a URL adapter a new handshake. Its hooks
+   * are out of the chain meanwhile. A reload that fails leaves it `failed`, still in the set.
+   */
+  async reload(name: string, onProgress?: (progress: LoadProgress) => void): Promise<AdapterInfo> {
+    this.assertOpen();
+    const entry = this.entries.get(name);
+    if (entry === undefined) throw notFound(name);
+    if (entry.state === "loading" || entry.state === "unloading") {
+      throw new AdapterHostError(
+        AdapterHostErrorCode.Busy,
+        `adapter ${name} is ${entry.state}; reload it once that is done`,
+      );
+    }
+    const record = entry.record;
+    if (record === undefined)
+      throw new AdapterHostError(AdapterHostErrorCode.Busy, `adapter ${name} cannot be reloaded`);
+    this.setState(entry, "loading");
+    entry.error = undefined;
+    const old = entry.adapter;
+    entry.adapter = undefined;
+    entry.hooks = [];
+    if (old !== undefined) {
+      await this.registry.unregister(name);
+      old.transport.close();
+    }
+    if (!entry.persisted && record.source === "image") {
+      // A boot-list image that never came up: load it as new, under the name it declares.
+      this.entries.delete(name);
+      try {
+        return await this.loadImage(withoutName(record), onProgress);
+      } catch (error) {
+        if (!this.entries.has(name) && !this.closed) {
+          this.entries.set(name, entry);
+          this.markFailed(entry, error);
+        }
+        throw error;
+      }
+    }
+    try {
+      if (entry.kind === "image") {
+        await this.requireLauncher().remove(name, entry.container?.id);
+        entry.container = undefined;
+      }
+      return await this.bringUp(entry, record, { fresh: true, onProgress });
+    } catch (error) {
+      this.markFailed(entry, error);
+      throw error;
+    }
+  }
+
+  /** An image adapter's container output. */
+  async logs(
+    name: string,
+    options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {},
+  ): Promise<AsyncIterable<LogChunk>> {
+    const entry = this.entries.get(name);
+    if (entry === undefined) throw notFound(name);
+    if (entry.kind !== "image") {
+      throw new AdapterHostError(
+        AdapterHostErrorCode.NoContainer,
+        `adapter ${name} was loaded by URL: Powerstrip does not run it, so it has no logs here`,
+      );
+    }
+    const launcher = this.requireLauncher();
+    const id = entry.container?.id ?? (await launcher.runtime.findByLabel(name))[0]?.id;
+    if (id === undefined) {
+      throw new AdapterHostError(
+        AdapterHostErrorCode.NoContainer,
+        `adapter ${name} has no container${entry.error ? ` (${entry.error})` : ""}`,
+      );
+    }
+    return launcher.runtime.logs(id, options);
+  }
+
+  /**
+   * Brings the adapter set back: every adapter of the persisted set (running containers are
+   * re-adopted with a fresh handshake, stopped ones started, missing ones created; URL adapters
+   * handshaken again), then each image of `bootImages` that the set neither holds nor remembers
+   * as unloaded. Adapters come up concurrently; one that fails is listed `failed` with its
+   * error. Resolves when every adapter has settled; never rejects.
+   */
+  async boot(bootImages: readonly string[] = []): Promise<void> {
+    this.assertOpen();
+    this.bootImages = [...bootImages];
+    const set: DesiredSet = this.store?.current ?? { version: 1, adapters: [], unloadedBootImages: [] };
+    const plan = bootPlan(set, bootImages);
+    if (this.launcher !== undefined) this.ensureWatching();
+    const tasks: Promise<void>[] = [];
+    for (const record of plan.restore) {
+      let entry: Entry;
+      try {
+        entry = this.reserve(record.name, sourceOf(record), {
+          priority: record.priority,
+          kind: kindOf(record),
+        });
+      } catch (error) {
+        this.log(`adapter ${record.name} not restored: ${(error as Error).message}`);
+        continue;
+      }
+      entry.record = record;
+      entry.persisted = true;
+      tasks.push(this.restore(entry, record));
+    }
+    for (const image of plan.load) tasks.push(this.bootLoad(image));
+    await Promise.all(tasks);
   }
 
   /** Every adapter, in the order their pre-hooks run (priority, then name). */
@@ -248,20 +545,36 @@ export class AdapterHost {
     return info(entry);
   }
 
-  /** Loads nothing more and unloads everything (SIGTERM). */
+  /**
+   * Loads nothing more and takes every adapter out of the chain (SIGTERM). Adapter containers
+   * keep running and the persisted set is untouched: the next start re-adopts them.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    this.watching?.close();
+    this.watching = undefined;
     await Promise.all(
       [...this.entries.values()]
         .filter((entry) => entry.state !== "loading")
-        .map((entry) => this.unload(entry.name).catch(() => {})),
+        .map(async (entry) => {
+          try {
+            await this.registry.unregister(entry.name);
+          } finally {
+            entry.adapter?.transport.close();
+            this.entries.delete(entry.name);
+          }
+        }),
     );
   }
 
+  /** A current adapter by URL: handshake, persist, register. */
   private async loadCurrent(options: LoadUrlOptions, location: AdapterLocation): Promise<AdapterInfo> {
     const source = options.url;
     // An operator-given name is reserved now, so a second load under it fails at once.
-    let entry = options.name === undefined ? undefined : this.reserve(options.name, source, options);
+    let entry =
+      options.name === undefined
+        ? undefined
+        : this.reserve(options.name, source, { ...options, kind: "url" });
     const transport = new HttpAdapterTransport(hookEndpoint(location, ADAPTER_ENDPOINTS.hook));
     try {
       const handshake = await performHandshake(transport, {
@@ -271,7 +584,11 @@ export class AdapterHost {
         timeoutMs: this.handshakeTimeoutMs,
       });
       this.assertOpen();
-      entry ??= this.reserve(handshake.name, source, options);
+      entry ??= this.reserve(handshake.name, source, { ...options, kind: "url" });
+      const record = urlRecord(handshake.name, options);
+      await this.persist((set) => withRecord(set, record));
+      entry.record = record;
+      entry.persisted = true;
       const adapter: HookedAdapter = {
         name: handshake.name,
         priority: options.priority ?? handshake.priority,
@@ -289,30 +606,240 @@ export class AdapterHost {
     }
   }
 
-  private async loadLegacy(plan: LegacyPlan): Promise<AdapterInfo> {
-    const entry = this.reserve(plan.name, plan.url, { priority: plan.priority, legacy: true });
-    const path = plan.location.kind === "tcp" ? plan.location.path : "/";
-    const transport = new HttpAdapterTransport(hookEndpoint(plan.location, path));
+  private async loadLegacy(plan: LegacyPlan, options: LoadUrlOptions): Promise<AdapterInfo> {
+    const entry = this.reserve(plan.name, plan.url, { priority: plan.priority, kind: "legacy" });
     try {
-      // No handshake in 2015: at least make sure something answers there.
-      await this.probe(plan);
-      this.assertOpen();
-      const adapter: HookedAdapter = {
-        name: plan.name,
-        priority: plan.priority,
-        failurePolicy: HANDSHAKE_DEFAULTS.failurePolicy,
-        timeoutMs: HANDSHAKE_DEFAULTS.timeoutMs,
-        protocolVersion: "1",
-        hooks: plan.hooks.map((h) => h.declaration),
-        transport,
-      };
-      const globs = new Map(plan.hooks.map((h) => [h.declaration, h.glob]));
+      const { adapter, globs } = await this.connectLegacy(plan);
+      try {
+        this.assertOpen();
+        const record = urlRecord(plan.name, options);
+        await this.persist((set) => withRecord(set, record));
+        entry.record = record;
+        entry.persisted = true;
+      } catch (error) {
+        adapter.transport.close();
+        throw error;
+      }
       return this.goLive(entry, adapter, (h) => globs.get(h) ?? h.path);
     } catch (error) {
-      transport.close();
       if (!entry.adapter) this.entries.delete(entry.name);
       throw error;
     }
+  }
+
+  /** Checks that a legacy adapter answers and builds its registration. */
+  private async connectLegacy(
+    plan: LegacyPlan,
+  ): Promise<{ adapter: HookedAdapter; globs: Map<HookedAdapter["hooks"][number], string> }> {
+    const path = plan.location.kind === "tcp" ? plan.location.path : "/";
+    // No handshake in 2015: at least make sure something answers there.
+    await this.probe(plan);
+    const adapter: HookedAdapter = {
+      name: plan.name,
+      priority: plan.priority,
+      failurePolicy: HANDSHAKE_DEFAULTS.failurePolicy,
+      timeoutMs: HANDSHAKE_DEFAULTS.timeoutMs,
+      protocolVersion: "1",
+      hooks: plan.hooks.map((h) => h.declaration),
+      transport: new HttpAdapterTransport(hookEndpoint(plan.location, path)),
+    };
+    return { adapter, globs: new Map(plan.hooks.map((h) => [h.declaration, h.glob])) };
+  }
+
+  /** Boot: one adapter of the persisted set. A failure leaves it listed `failed`. */
+  private async restore(entry: Entry, record: AdapterRecord): Promise<void> {
+    try {
+      const info = await this.bringUp(entry, record, { fresh: false });
+      this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${info.source}`);
+    } catch (error) {
+      this.markFailed(entry, error);
+      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+    }
+  }
+
+  /** Boot: an image of the boot list that is not in the set yet. */
+  private async bootLoad(image: string): Promise<void> {
+    try {
+      const info = await this.loadImage({ image });
+      this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${image}`);
+    } catch (error) {
+      if (this.closed) return;
+      const name = this.freeName(provisionalName(image));
+      const entry = this.reserve(name, image, { kind: "image" });
+      entry.record = { name, source: "image", image };
+      entry.persisted = false;
+      this.markFailed(entry, error);
+      this.log(`adapter ${image} failed: ${entry.error}`);
+    }
+  }
+
+  /**
+   * Connects a recorded adapter under its recorded name and registers it. An image adapter's
+   * running container is adopted (unless `fresh`), a stopped one started, a missing one created.
+   */
+  private async bringUp(
+    entry: Entry,
+    record: AdapterRecord,
+    options: { fresh: boolean; onProgress?: ((progress: LoadProgress) => void) | undefined },
+  ): Promise<AdapterInfo> {
+    const { name } = record;
+    if (record.source === "image") {
+      const launcher = this.requireLauncher();
+      const image = record.image!;
+      const existing = options.fresh ? [] : await launcher.runtime.findByLabel(name);
+      const mine = existing.find((c) => c.name === `${CONTAINER_PREFIX}${name}`) ?? existing[0];
+      let launched: Launched;
+      if (mine !== undefined) {
+        entry.container = { id: mine.id, name: mine.name };
+        launched = await launcher.adopt(name, image, mine);
+      } else {
+        await launcher.runtime.ensureImage(image, options.onProgress);
+        this.assertOpen();
+        launched = await launcher.launch({
+          name,
+          image,
+          env: record.env ?? {},
+          network: record.network ?? "none",
+          sendName: true,
+        });
+        entry.container = { id: launched.containerId, name: launched.containerName };
+      }
+      if (this.closed) {
+        launched.transport.close();
+        this.assertOpen();
+      }
+      return this.goLive(entry, this.hooked(name, launched, record.priority), (h) => h.path);
+    }
+    const location = parseAdapterUrl(record.url!);
+    if (record.legacy) {
+      const plan: LegacyPlan = {
+        name,
+        url: record.url!,
+        location,
+        priority: record.priority ?? HANDSHAKE_DEFAULTS.priority,
+        hooks: (record.hooks ?? []).map(parseLegacyHook),
+      };
+      const { adapter, globs } = await this.connectLegacy(plan);
+      if (this.closed) {
+        adapter.transport.close();
+        this.assertOpen();
+      }
+      return this.goLive(entry, adapter, (h) => globs.get(h) ?? h.path);
+    }
+    const transport = new HttpAdapterTransport(hookEndpoint(location, ADAPTER_ENDPOINTS.hook));
+    try {
+      const handshake = await performHandshake(transport, {
+        source: record.url!,
+        proxyVersion: this.proxyVersion,
+        name,
+        timeoutMs: this.handshakeTimeoutMs,
+      });
+      this.assertOpen();
+      return this.goLive(
+        entry,
+        {
+          name,
+          priority: record.priority ?? handshake.priority,
+          failurePolicy: handshake.failurePolicy,
+          timeoutMs: handshake.timeoutMs,
+          protocolVersion: "2",
+          hooks: handshake.hooks,
+          transport,
+        },
+        (h) => h.path,
+      );
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+  }
+
+  /** Subscribes to the engine's events for adapter containers, once. */
+  private ensureWatching(): void {
+    if (this.watching !== undefined || this.launcher === undefined || this.closed) return;
+    this.watching = this.launcher.runtime.events((event) => this.onContainerEvent(event));
+  }
+
+  /**
+   * An adapter container died: its hooks stay in the chain and its failure policy applies (a
+   * `fail` adapter refuses the calls it hooks, an `ignore` one is skipped) until Docker restarts
+   * it, when it is handshaken and registered again. Removed behind Powerstrip's back: failed.
+   */
+  private onContainerEvent(event: RuntimeEvent): void {
+    const entry = this.entries.get(event.adapter);
+    if (entry === undefined || entry.kind !== "image" || this.closed) return;
+    // Powerstrip's own loads, reloads and unloads start and stop containers.
+    if (entry.state === "loading" || entry.state === "unloading") return;
+    const current = entry.container?.id === event.id;
+    if (event.action === "die" && current && entry.state === "ready") {
+      this.markFailed(
+        entry,
+        `its container ${entry.container!.name} exited with code ${event.exitCode ?? "unknown"}; back when Docker restarts it, or on powerstrip reload ${entry.name}`,
+      );
+      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+    } else if (event.action === "destroy" && current) {
+      entry.container = undefined;
+      this.markFailed(
+        entry,
+        `its container was removed outside Powerstrip; powerstrip reload ${entry.name} creates it again`,
+      );
+      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+    } else if (
+      event.action === "start" &&
+      entry.state === "failed" &&
+      entry.persisted &&
+      (entry.container === undefined || current)
+    ) {
+      void this.recover(entry, event.id);
+    }
+  }
+
+  /** Docker restarted an adapter's container: wait for its socket, handshake, register again. */
+  private async recover(entry: Entry, containerId: string): Promise<void> {
+    const launcher = this.requireLauncher();
+    const record = entry.record!;
+    this.setState(entry, "loading");
+    try {
+      const state = await launcher.runtime.inspect(containerId);
+      if (state === undefined) throw new Error("its container is gone");
+      entry.container = { id: state.id, name: state.name };
+      const launched = await launcher.reconnect(
+        entry.name,
+        record.image!,
+        state.id,
+        state.name,
+        state.socketDir ?? launcher.socketDir(entry.name),
+      );
+      const old = entry.adapter;
+      if (old !== undefined) {
+        entry.adapter = undefined;
+        await this.registry.unregister(entry.name);
+        old.transport.close();
+      }
+      if (this.closed) {
+        launched.transport.close();
+        return;
+      }
+      const info = this.goLive(entry, this.hooked(entry.name, launched, record.priority), (h) => h.path);
+      this.log(`adapter ${info.name} is back (${describeHooks(info)})`);
+    } catch (error) {
+      if (this.entries.get(entry.name) !== entry) return;
+      this.markFailed(entry, error);
+      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+    }
+  }
+
+  private hooked(name: string, launched: Launched, priority: number | undefined): HookedAdapter {
+    const { handshake } = launched;
+    return {
+      name,
+      priority: priority ?? handshake.priority,
+      failurePolicy: handshake.failurePolicy,
+      timeoutMs: handshake.timeoutMs,
+      protocolVersion: "2",
+      hooks: handshake.hooks,
+      transport: launched.transport,
+    };
   }
 
   /** Registers the adapter: from here on its hooks are called. */
@@ -327,30 +854,42 @@ export class AdapterHost {
     entry.failurePolicy = adapter.failurePolicy;
     entry.timeoutMs = adapter.timeoutMs;
     entry.hooks = adapter.hooks.map((h) => ({ method: h.method, path: shownPath(h), stage: h.stage }));
+    entry.error = undefined;
     this.setState(entry, "ready");
     return info(entry);
+  }
+
+  private markFailed(entry: Entry, error: unknown): void {
+    entry.error = error instanceof Error ? error.message : String(error);
+    this.setState(entry, "failed");
   }
 
   private reserve(
     name: string,
     source: string,
-    options: { priority?: number | undefined; legacy?: boolean | undefined },
+    options: { priority?: number | undefined; kind: Entry["kind"] },
   ): Entry {
     this.assertNameFree(name);
     const entry: Entry = {
       name,
       source,
-      kind: options.legacy ? "legacy" : "url",
+      kind: options.kind,
       state: "loading",
       since: this.now(),
       priority: options.priority ?? HANDSHAKE_DEFAULTS.priority,
       failurePolicy: HANDSHAKE_DEFAULTS.failurePolicy,
       timeoutMs: HANDSHAKE_DEFAULTS.timeoutMs,
-      protocolVersion: options.legacy ? "1" : "2",
+      protocolVersion: options.kind === "legacy" ? "1" : "2",
       hooks: [],
     };
     this.entries.set(name, entry);
     return entry;
+  }
+
+  /** `base`, or `base-<random>` when an adapter has that name already (a provisional name only). */
+  private freeName(base: string): string {
+    if (!this.entries.has(base) && this.registry.get(base) === undefined) return base;
+    return `${base.slice(0, 55)}-${randomBytes(3).toString("hex")}`;
   }
 
   private assertNameFree(name: string): void {
@@ -368,6 +907,26 @@ export class AdapterHost {
         `an adapter named ${name} is already hooked into the proxy; give this one another name with --name`,
       );
     }
+  }
+
+  /** Saves a change of the adapter set (when there is a store). */
+  private async persist(change: (set: DesiredSet) => DesiredSet): Promise<void> {
+    if (this.store !== undefined) await this.store.update(change);
+  }
+
+  /** The boot-list spelling of `image`, when the boot list has it. */
+  private bootImageOf(image: string): string | undefined {
+    return this.bootImages.find((b) => sameImage(b, image));
+  }
+
+  private requireLauncher(): ImageLauncher {
+    if (this.launcher === undefined) {
+      throw new AdapterHostError(
+        AdapterHostErrorCode.NotImplemented,
+        "this Powerstrip host runs no container runtime, so it cannot load adapter images; load a running adapter with --url",
+      );
+    }
+    return this.launcher;
   }
 
   private setState(entry: Entry, state: State): void {
@@ -414,8 +973,54 @@ export class AdapterHost {
   }
 }
 
+function urlRequest(options: LoadUrlOptions): LoadRequest {
+  const request: LoadRequest = { url: options.url };
+  if (options.name !== undefined) request.name = options.name;
+  if (options.priority !== undefined) request.priority = options.priority;
+  if (options.legacy !== undefined) request.legacy = options.legacy;
+  if (options.hooks !== undefined) request.hooks = options.hooks;
+  return request;
+}
+
+function urlRecord(name: string, options: LoadUrlOptions): AdapterRecord {
+  const record: AdapterRecord = { name, source: "url", url: options.url };
+  if (options.priority !== undefined) record.priority = options.priority;
+  if (options.legacy) {
+    record.legacy = true;
+    record.hooks = options.hooks ?? [];
+  }
+  return record;
+}
+
+function withoutName(record: AdapterRecord): LoadImageOptions {
+  const options: LoadImageOptions = { image: record.image! };
+  if (record.env !== undefined) options.env = record.env;
+  if (record.priority !== undefined) options.priority = record.priority;
+  if (record.network !== undefined) options.network = record.network;
+  return options;
+}
+
+function sourceOf(record: AdapterRecord): string {
+  return record.source === "image" ? record.image! : record.url!;
+}
+
+function kindOf(record: AdapterRecord): Entry["kind"] {
+  return record.source === "image" ? "image" : record.legacy ? "legacy" : "url";
+}
+
+function describeHooks(info: AdapterInfo): string {
+  return `${info.hooks.length} ${info.hooks.length === 1 ? "hook" : "hooks"}`;
+}
+
+function invalidRequest(errors: string[]): AdapterHostError {
+  return new AdapterHostError(
+    AdapterHostErrorCode.InvalidRequest,
+    `invalid load request: ${errors.join("; ")}`,
+  );
+}
+
 function info(entry: Entry): AdapterInfo {
-  return {
+  const result: AdapterInfo = {
     name: entry.name,
     source: entry.source,
     kind: entry.kind,
@@ -427,6 +1032,9 @@ function info(entry: Entry): AdapterInfo {
     since: entry.since.toISOString(),
     protocolVersion: entry.protocolVersion,
   };
+  if (entry.state === "failed" && entry.error !== undefined) result.error = entry.error;
+  if (entry.container !== undefined) result.container = { ...entry.container };
+  return result;
 }
 
 function notFound(name: string): AdapterHostError {

@@ -158,7 +158,7 @@ describe("admin server: routes", () => {
       await call(socketPath, "POST", "/adapters", { image: "acme/labels:1.0" }),
       501,
       "NOT_IMPLEMENTED",
-      /loading images arrives with the adapters-as-images issue/,
+      /runs no container runtime/,
     );
     expectAdminError(
       await call(socketPath, "POST", "/adapters", { url: adapter.url, prio: 1 }),

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import type { AdminError, LoadRequest } from "@powerstrip/protocol";
+import type { AdapterInfo, AdminError, LoadRequest } from "@powerstrip/protocol";
 import { type Listener, listen, parseAddress } from "@powerstrip/proxy-core";
-import type { AdapterHost } from "./adapter-host.js";
+import type { AdapterHost, LoadProgress } from "./adapter-host.js";
 import { AdapterHostError, type AdapterHostErrorCode } from "./errors.js";
 
 export interface AdminServerOptions {
@@ -39,9 +39,27 @@ export const ADMIN_STATUS: Record<AdapterHostErrorCode, number> = {
   INVALID_REQUEST: 400,
   HANDSHAKE_FAILED: 502,
   ADAPTER_UNREACHABLE: 502,
+  IMAGE_PULL_FAILED: 502,
+  ADAPTER_START_FAILED: 502,
+  DOCKER_FAILED: 502,
+  NO_CONTAINER: 409,
+  STATE_WRITE_FAILED: 500,
+  STATE_INVALID: 500,
   NOT_IMPLEMENTED: 501,
   CLOSED: 503,
 };
+
+/** The media type of streamed answers: one JSON document per line. */
+export const NDJSON = "application/x-ndjson";
+
+/**
+ * One line of a streamed load or reload (`Accept: application/x-ndjson`): pull progress lines,
+ * then exactly one `adapter` or `error` line.
+ */
+export type LoadStreamLine = { progress: LoadProgress } | { adapter: AdapterInfo } | { error: AdminError };
+
+/** One line of `GET /adapters/{name}/logs`: a piece of the container's output, or why it broke off. */
+export type LogStreamLine = { stream: "stdout" | "stderr"; text: string } | { error: AdminError };
 
 /** Largest request body: an adapters.yml is small. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -61,13 +79,16 @@ class HttpError extends Error {
  * The admin API: JSON over HTTP/1.1 on a unix socket (0600) or loopback TCP. A stale socket left
  * by a crash is replaced; a live one is refused.
  *
- *   GET    /adapters          → 200 AdapterInfo[]
- *   POST   /adapters          LoadRequest → 201 AdapterInfo
- *   POST   /adapters/import   { file, at? } → 201 AdapterInfo[]
- *   GET    /adapters/{name}   → 200 AdapterInfo
- *   DELETE /adapters/{name}   → 204
+ *   GET    /adapters                 → 200 AdapterInfo[]
+ *   POST   /adapters                 LoadRequest → 201 AdapterInfo
+ *   POST   /adapters/import          { file, at? } → 201 AdapterInfo[]
+ *   GET    /adapters/{name}          → 200 AdapterInfo
+ *   DELETE /adapters/{name}          → 204
+ *   POST   /adapters/{name}/reload   → 200 AdapterInfo
+ *   GET    /adapters/{name}/logs     ?follow=true&tail=N → 200 ndjson LogStreamLine…
  *
- * Every other answer is an AdminError `{ message, code }`.
+ * A load or reload asked with `Accept: application/x-ndjson` streams its progress once there is
+ * some (200, LoadStreamLine per line). Every other answer is an AdminError `{ message, code }`.
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdminServer> {
   const { host } = options;
@@ -97,8 +118,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
 
 async function handle(host: AdapterHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const { status, body } = await route(host, req);
-    send(res, status, body);
+    const answer = await route(host, req, res);
+    if (answer !== STREAMED) send(res, answer.status, answer.body);
   } catch (error) {
     if (error instanceof HttpError) {
       send(res, error.status, { message: error.message, code: error.code }, error.headers);
@@ -110,14 +131,23 @@ async function handle(host: AdapterHost, req: IncomingMessage, res: ServerRespon
   }
 }
 
-async function route(host: AdapterHost, req: IncomingMessage): Promise<{ status: number; body?: unknown }> {
+/** The route wrote the answer itself (a stream). */
+const STREAMED = Symbol("streamed");
+
+async function route(
+  host: AdapterHost,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<{ status: number; body?: unknown } | typeof STREAMED> {
   const method = req.method ?? "GET";
-  const path = (req.url ?? "/").split("?")[0]!.replace(/(.)\/$/, "$1");
+  const [rawPath, rawQuery] = (req.url ?? "/").split("?") as [string, string | undefined];
+  const path = rawPath.replace(/(.)\/$/, "$1");
   if (path === "/adapters") {
     if (method === "GET") return { status: 200, body: host.list() };
     if (method === "POST") {
       // The host validates it against the LoadRequest schema.
-      return { status: 201, body: await host.load((await readJson(req)) as LoadRequest) };
+      const request = (await readJson(req)) as LoadRequest;
+      return withProgress(req, res, 201, (onProgress) => host.load(request, onProgress));
     }
     throw notAllowed(method, path, "GET, POST");
   }
@@ -133,6 +163,17 @@ async function route(host: AdapterHost, req: IncomingMessage): Promise<{ status:
     if (extra.length > 0) throw invalid(`invalid import request: unknown field ${extra.join(", ")}`);
     return { status: 201, body: await host.importLegacyFile(file, { at: parseAt(at) }) };
   }
+  const action = /^\/adapters\/([^/]+)\/(reload|logs)$/.exec(path);
+  if (action) {
+    const name = decodeName(action[1]!);
+    if (action[2] === "reload") {
+      if (method !== "POST") throw notAllowed(method, path, "POST");
+      return withProgress(req, res, 200, (onProgress) => host.reload(name, onProgress));
+    }
+    if (method !== "GET") throw notAllowed(method, path, "GET");
+    await streamLogs(host, name, new URLSearchParams(rawQuery ?? ""), req, res);
+    return STREAMED;
+  }
   const named = /^\/adapters\/([^/]+)$/.exec(path);
   if (named) {
     const name = decodeName(named[1]!);
@@ -144,6 +185,82 @@ async function route(host: AdapterHost, req: IncomingMessage): Promise<{ status:
     throw notAllowed(method, path, "GET, DELETE");
   }
   throw new HttpError(404, AdminErrorCode.NotFound, `no such admin API route: ${method} ${path}`);
+}
+
+/**
+ * Runs a load or reload. A client that accepts ndjson gets a 200 stream as soon as there is
+ * progress to show, ending with the adapter or the error; otherwise (or when nothing progressed)
+ * the plain answer.
+ */
+async function withProgress(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  run: (onProgress: (progress: LoadProgress) => void) => Promise<AdapterInfo>,
+): Promise<{ status: number; body: AdapterInfo } | typeof STREAMED> {
+  if (!(req.headers.accept ?? "").includes(NDJSON)) return { status, body: await run(() => {}) };
+  const line = (value: LoadStreamLine) => {
+    if (!res.headersSent) res.writeHead(200, { "content-type": NDJSON, "cache-control": "no-cache" });
+    res.write(`${JSON.stringify(value)}\n`);
+  };
+  let adapter: AdapterInfo;
+  try {
+    adapter = await run((progress) => line({ progress }));
+  } catch (error) {
+    if (!res.headersSent) throw error;
+    line({ error: adminError(error) });
+    res.end();
+    return STREAMED;
+  }
+  if (!res.headersSent) return { status, body: adapter };
+  line({ adapter });
+  res.end();
+  return STREAMED;
+}
+
+/** `GET /adapters/{name}/logs`: the container's output as ndjson, until it ends or the client leaves. */
+async function streamLogs(
+  host: AdapterHost,
+  name: string,
+  query: URLSearchParams,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const follow = query.get("follow");
+  if (follow !== null && !["true", "false", "1", "0"].includes(follow)) {
+    throw invalid(`invalid logs request: follow must be true or false, not ${JSON.stringify(follow)}`);
+  }
+  const tailText = query.get("tail");
+  if (tailText !== null && !/^\d{1,9}$/.test(tailText)) {
+    throw invalid(`invalid logs request: tail must be a number of lines, not ${JSON.stringify(tailText)}`);
+  }
+  const abort = new AbortController();
+  const options: { follow: boolean; tail?: number; signal: AbortSignal } = {
+    follow: follow === "true" || follow === "1",
+    signal: abort.signal,
+  };
+  if (tailText !== null) options.tail = Number(tailText);
+  const chunks = await host.logs(name, options);
+  res.once("close", () => abort.abort());
+  req.socket.setTimeout(0);
+  res.writeHead(200, { "content-type": NDJSON, "cache-control": "no-cache" });
+  res.flushHeaders();
+  try {
+    for await (const chunk of chunks) {
+      const line: LogStreamLine = { stream: chunk.stream, text: chunk.text };
+      res.write(`${JSON.stringify(line)}\n`);
+    }
+  } catch (error) {
+    if (!abort.signal.aborted)
+      res.write(`${JSON.stringify({ error: adminError(error) } satisfies LogStreamLine)}\n`);
+  }
+  res.end();
+}
+
+function adminError(error: unknown): AdminError {
+  if (error instanceof HttpError) return { message: error.message, code: error.code };
+  if (error instanceof AdapterHostError) return { message: error.message, code: error.code };
+  return errorBody(error);
 }
 
 function decodeName(segment: string): string {

@@ -16,7 +16,19 @@ export const AdapterHostErrorCode = {
   HandshakeFailed: "HANDSHAKE_FAILED",
   /** A legacy adapter (which has no handshake) that nothing answers at. */
   Unreachable: "ADAPTER_UNREACHABLE",
-  /** A feature of a later release. */
+  /** The image is not here and could not be pulled. */
+  PullFailed: "IMAGE_PULL_FAILED",
+  /** An adapter container exited at start, or never listened on its socket. */
+  StartFailed: "ADAPTER_START_FAILED",
+  /** The Docker engine refused a request, or could not be reached. */
+  DockerFailed: "DOCKER_FAILED",
+  /** The adapter has no container (it was loaded by URL): no logs. */
+  NoContainer: "NO_CONTAINER",
+  /** The persisted adapter set could not be written; nothing changed. */
+  StateWriteFailed: "STATE_WRITE_FAILED",
+  /** The persisted adapter set cannot be read (not JSON, against its shape). */
+  StateInvalid: "STATE_INVALID",
+  /** Something this host was not set up for (image adapters without a container runtime). */
   NotImplemented: "NOT_IMPLEMENTED",
   /** The host is closing and loads nothing more. */
   Closed: "CLOSED",

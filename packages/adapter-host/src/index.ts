@@ -2,7 +2,10 @@ export {
   AdapterHost,
   type AdapterHostOptions,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_SOCKET_TIMEOUT_MS,
   type ImportOptions,
+  type LoadImageOptions,
+  type LoadProgress,
   type LoadUrlOptions,
 } from "./adapter-host.js";
 export { type AdapterLocation, parseAdapterUrl } from "./adapter-url.js";
@@ -10,9 +13,38 @@ export {
   ADMIN_STATUS,
   AdminErrorCode,
   type AdminServerOptions,
+  type LoadStreamLine,
+  type LogStreamLine,
+  NDJSON,
   type RunningAdminServer,
   startAdminServer,
 } from "./admin-server.js";
+export { DockerRuntime, type DockerRuntimeOptions } from "./docker-runtime.js";
 export { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
 export { handshakeRequest, OFFERED_VERSIONS } from "./handshake.js";
 export { type LegacyHook, legacyFileHooks, parseLegacyHook } from "./legacy.js";
+export {
+  ADAPTER_LABEL,
+  type AdapterRuntime,
+  CONTAINER_SOCKET_DIR,
+  type ContainerSpec,
+  type ContainerState,
+  type EventSubscription,
+  IMAGE_LABEL,
+  type LogChunk,
+  type LogOptions,
+  NAME_ENV,
+  type PullProgress,
+  provisionalName,
+  type RuntimeEvent,
+  SOCKET_ENV,
+  SOCKET_FILE,
+} from "./runtime.js";
+export {
+  type AdapterRecord,
+  bootPlan,
+  type DesiredSet,
+  STATE_FILE,
+  type StateFs,
+  StateStore,
+} from "./state-store.js";

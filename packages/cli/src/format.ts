@@ -11,11 +11,22 @@ export function formatTable(header: string[], rows: string[][]): string {
   return `${[header, ...rows].map(line).join("\n")}\n`;
 }
 
-/** `powerstrip ls`: NAME, SOURCE, STATE, HOOKS (how many), SINCE (how long ago). */
+/**
+ * `powerstrip ls`: NAME, SOURCE (the image or URL), STATE, HOOKS (how many), SINCE (how long
+ * ago), and ERROR when an adapter failed.
+ */
 export function formatAdapterTable(adapters: AdapterInfo[], now: Date): string {
+  const errors = adapters.some((a) => a.error !== undefined);
   return formatTable(
-    ["NAME", "SOURCE", "STATE", "HOOKS", "SINCE"],
-    adapters.map((a) => [a.name, a.source, a.state, String(a.hooks.length), ago(a.since, now)]),
+    ["NAME", "SOURCE", "STATE", "HOOKS", "SINCE", ...(errors ? ["ERROR"] : [])],
+    adapters.map((a) => [
+      a.name,
+      a.source,
+      a.state,
+      String(a.hooks.length),
+      ago(a.since, now),
+      ...(errors ? [a.error ?? ""] : []),
+    ]),
   );
 }
 
@@ -25,8 +36,11 @@ export function formatAdapter(adapter: AdapterInfo, now: Date): string {
     ["Name", adapter.name],
     ["Source", adapter.source],
     ["Kind", adapter.kind],
-    ["State", `${adapter.state} since ${adapter.since} (${ago(adapter.since, now)})`],
   ];
+  if (adapter.container !== undefined) {
+    fields.push(["Container", `${adapter.container.name} (${adapter.container.id.slice(0, 12)})`]);
+  }
+  fields.push(["State", `${adapter.state} since ${adapter.since} (${ago(adapter.since, now)})`]);
   if (adapter.error !== undefined) fields.push(["Error", adapter.error]);
   fields.push(
     ["Protocol", adapter.protocolVersion === "1" ? "1 (legacy, 2015)" : adapter.protocolVersion],

@@ -154,7 +154,7 @@ describe("powerstrip load / ls / inspect / unload", () => {
     expectOneLineFailure(
       await cli("load", "acme/labels:1.0"),
       1,
-      "loading images arrives with the adapters-as-images issue; load a running adapter with --url for now",
+      "this Powerstrip host runs no container runtime, so it cannot load adapter images; load a running adapter with --url",
     );
     const adapter = await startV2Adapter({ declare: { name: "labels", hooks: [] } });
     expect((await cli("load", "--url", adapter.url)).code).toBe(0);
@@ -255,10 +255,13 @@ describe("powerstrip import", () => {
 
 describe("powerstrip: usage errors exit 2 with one line", () => {
   const cases: [string[], string | RegExp][] = [
-    [[], "a command is required: load, unload, ls, inspect, import (see powerstrip --help)"],
+    [
+      [],
+      "a command is required: load, unload, ls, inspect, logs, reload, import, install-docker-plugin (see powerstrip --help)",
+    ],
     [
       ["--admin", "unix:///x.sock"],
-      "a command is required: load, unload, ls, inspect, import (see powerstrip --help)",
+      "a command is required: load, unload, ls, inspect, logs, reload, import, install-docker-plugin (see powerstrip --help)",
     ],
     [["lss"], "unknown command 'lss' (Did you mean ls?)"],
     [["ls", "--jsn"], "unknown option '--jsn' (Did you mean --json?)"],

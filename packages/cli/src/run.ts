@@ -3,7 +3,8 @@ import type { AdapterInfo, LoadRequest } from "@powerstrip/protocol";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { parse as parseYaml } from "yaml";
 import packageJson from "../package.json" with { type: "json" };
-import { AdminClient, DEFAULT_ADMIN_ADDRESS } from "./admin-client.js";
+import { AdminClient, DEFAULT_ADMIN_ADDRESS, type PullProgress } from "./admin-client.js";
+import { defaultDockerPluginPath, installDockerPlugin } from "./docker-plugin.js";
 import { AdminClientError, AdminClientErrorCode, UsageError } from "./errors.js";
 import { formatAdapter, formatAdapterTable } from "./format.js";
 
@@ -16,11 +17,15 @@ export interface RunIo {
   now?: () => Date;
   /** Makes the admin client (tests pass options through it). */
   client?: (address: string) => AdminClient;
+  /** Stops `logs --follow` (the command line stops it with Ctrl-C). */
+  signal?: AbortSignal;
+  /** The `docker-powerstrip` program to install (default: the one beside the running command). */
+  dockerPluginPath?: string;
 }
 
 export const ExitCode = { Ok: 0, Failed: 1, Usage: 2 } as const;
 
-const COMMANDS = "load, unload, ls, inspect, import";
+const COMMANDS = "load, unload, ls, inspect, logs, reload, import, install-docker-plugin";
 
 /**
  * The `powerstrip` command: parses `argv` (without the node and script paths), talks to the admin
@@ -41,9 +46,16 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
   program
     .command("load")
     .description("load an adapter and hook it in; returns once its hooks are live")
-    .argument("[image]", "an adapter image (arrives with a later release)")
+    .argument("[image]", "an adapter image: pulled when missing, run in a container powerstrip-NAME")
     .option("--url <url>", "a running adapter: unix:///absolute/path.sock or http://127.0.0.1:PORT")
     .option("--name <name>", "the name to load it under (overrides the one it declares)")
+    .addOption(
+      new Option(
+        "-e, --env <KEY=VALUE>",
+        "environment for an image adapter's container, repeatable (KEY alone takes it from here)",
+      ).argParser(collect),
+    )
+    .option("--network <mode>", "the network mode of an image adapter's container (default none)")
     .option(
       "--priority <n>",
       "overrides its priority (0-10000; lower runs first on the way in)",
@@ -55,11 +67,45 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
         collect,
       ),
     )
+    .option("-q, --quiet", "do not show pull progress")
     .option("--json", "print the loaded adapter as JSON")
     .action(async (image: string | undefined, opts: LoadOptions) => {
-      const info = await client().load(loadRequest(image, opts));
+      const request = loadRequest(image, opts, io.env);
+      const info = await client().load(request, opts.quiet ? undefined : progressPrinter(io.stderr));
       if (opts.json) json(info);
       else out(`loaded ${describe(info)}\n`);
+    });
+
+  program
+    .command("reload")
+    .description(
+      "load an adapter again with the options it was loaded with (an image adapter gets a new container)",
+    )
+    .argument("<name>", "the adapter's name")
+    .option("-q, --quiet", "do not show pull progress")
+    .option("--json", "print the reloaded adapter as JSON")
+    .action(async (name: string, opts: { quiet?: boolean; json?: boolean }) => {
+      const info = await client().reload(name, opts.quiet ? undefined : progressPrinter(io.stderr));
+      if (opts.json) json(info);
+      else out(`reloaded ${describe(info)}\n`);
+    });
+
+  program
+    .command("logs")
+    .description("print the output of an image adapter's container (its stderr to stderr)")
+    .argument("<name>", "the adapter's name")
+    .option("-f, --follow", "keep printing until the container stops (or Ctrl-C)")
+    .option("-n, --tail <lines>", "only the last LINES lines", parseLines)
+    .option("--json", 'print each piece of output as a JSON line {"stream", "text"}')
+    .action(async (name: string, opts: { follow?: boolean; tail?: number; json?: boolean }) => {
+      const options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {};
+      if (opts.follow) options.follow = true;
+      if (opts.tail !== undefined) options.tail = opts.tail;
+      if (io.signal !== undefined) options.signal = io.signal;
+      await client().logs(name, options, (chunk) => {
+        if (opts.json) out(`${JSON.stringify(chunk)}\n`);
+        else (chunk.stream === "stderr" ? io.stderr : io.stdout).write(chunk.text);
+      });
     });
 
   program
@@ -108,6 +154,22 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
       else for (const info of loaded) out(`loaded ${describe(info)}\n`);
     });
 
+  program
+    .command("install-docker-plugin")
+    .description(
+      "install docker-powerstrip into ~/.docker/cli-plugins, so that `docker powerstrip COMMAND` works",
+    )
+    .option("--force", "replace a docker-powerstrip that powerstrip did not write")
+    .action(async (opts: { force?: boolean }) => {
+      const installed = await installDockerPlugin({
+        pluginPath: io.dockerPluginPath ?? (await defaultDockerPluginPath()),
+        home: io.env.HOME,
+        dockerConfig: io.env.DOCKER_CONFIG,
+        force: opts.force === true,
+      });
+      out(`${installed.message}\n`);
+    });
+
   try {
     if (argv.length === 0) throw new UsageError(`a command is required: ${COMMANDS} (see powerstrip --help)`);
     await program.parseAsync([...argv], { from: "user" });
@@ -132,9 +194,12 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
 interface LoadOptions {
   url?: string;
   name?: string;
+  env?: string[];
+  network?: string;
   priority?: number;
   legacy?: boolean;
   hook?: string[];
+  quiet?: boolean;
   json?: boolean;
 }
 
@@ -158,18 +223,35 @@ function buildProgram(out: (text: string) => void): Command {
       .configureHelp({ sortSubcommands: false })
       .addHelpText(
         "after",
-        `\nExamples:\n  powerstrip load --url unix:///run/powerstrip/adapters/labels.sock\n  powerstrip load --legacy --url http://127.0.0.1:8080/v1/extension --name flocker --hook "pre:POST /*/containers/create"\n  powerstrip import adapters.yml --at flocker=http://127.0.0.1:8080/flocker-adapter\n  powerstrip ls\n  powerstrip unload labels\n`,
+        `\nExamples:\n  powerstrip load acme/label-injector:1.0 --env LOG_LEVEL=debug\n  powerstrip load --url unix:///run/powerstrip/adapters/labels.sock\n  powerstrip load --legacy --url http://127.0.0.1:8080/v1/extension --name flocker --hook "pre:POST /*/containers/create"\n  powerstrip import adapters.yml --at flocker=http://127.0.0.1:8080/flocker-adapter\n  powerstrip ls\n  powerstrip logs -f label-injector\n  powerstrip reload label-injector\n  powerstrip unload labels\n`,
       )
   );
 }
 
-function loadRequest(image: string | undefined, opts: LoadOptions): LoadRequest {
+function loadRequest(
+  image: string | undefined,
+  opts: LoadOptions,
+  env: Record<string, string | undefined>,
+): LoadRequest {
   const hooks = opts.hook ?? [];
   if (image !== undefined && opts.url !== undefined) {
     throw new UsageError("load takes an IMAGE or --url URL, not both");
   }
   if (image === undefined && opts.url === undefined) {
     throw new UsageError("load needs an IMAGE or --url URL");
+  }
+  if (opts.url !== undefined && opts.env !== undefined) {
+    throw new UsageError(
+      "--env is only for image adapters: Powerstrip does not run an adapter loaded by --url",
+    );
+  }
+  if (opts.url !== undefined && opts.network !== undefined) {
+    throw new UsageError(
+      "--network is only for image adapters: Powerstrip does not run an adapter loaded by --url",
+    );
+  }
+  if (image !== undefined && opts.legacy) {
+    throw new UsageError("--legacy adapters are loaded with --url, not from an image");
   }
   if (hooks.length > 0 && !opts.legacy) {
     throw new UsageError("--hook is only for legacy adapters: add --legacy");
@@ -182,12 +264,53 @@ function loadRequest(image: string | undefined, opts: LoadOptions): LoadRequest 
   if (opts.legacy && opts.url === undefined) throw new UsageError("load --legacy needs --url");
   const request: LoadRequest = image !== undefined ? { image } : { url: opts.url! };
   if (opts.name !== undefined) request.name = opts.name;
+  if (opts.env !== undefined) request.env = parseEnv(opts.env, env);
+  if (opts.network !== undefined) request.network = opts.network;
   if (opts.priority !== undefined) request.priority = opts.priority;
   if (opts.legacy) {
     request.legacy = true;
     request.hooks = hooks;
   }
   return request;
+}
+
+/** `--env KEY=VALUE`, or `--env KEY` to pass this environment's value (as `docker run -e` does). */
+function parseEnv(values: string[], env: Record<string, string | undefined>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf("=");
+    const key = eq === -1 ? value : value.slice(0, eq);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new UsageError(
+        `--env ${value}: expected KEY=VALUE (KEY: letters, digits and _, not starting with a digit)`,
+      );
+    }
+    if (eq === -1) {
+      const here = env[key];
+      if (here === undefined)
+        throw new UsageError(`--env ${key}: ${key} is not set here; give it a value with --env ${key}=VALUE`);
+      result[key] = here;
+    } else {
+      result[key] = value.slice(eq + 1);
+    }
+  }
+  return result;
+}
+
+/** Pull progress on stderr: one line each time a layer's status changes. */
+function progressPrinter(stderr: RunIo["stderr"]): (progress: PullProgress) => void {
+  const last = new Map<string, string>();
+  return (progress) => {
+    const key = progress.id ?? "";
+    if (last.get(key) === progress.status) return;
+    last.set(key, progress.status);
+    stderr.write(`${progress.id ? `${progress.id}: ` : ""}${progress.status}\n`);
+  };
+}
+
+function parseLines(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError("expected a number of lines");
+  return Number(value);
 }
 
 function parseAt(values: string[]): Record<string, string> {

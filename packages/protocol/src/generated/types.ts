@@ -456,6 +456,13 @@ export interface AdapterInfo {
    * Why the adapter failed (state failed).
    */
   error?: string;
+  /**
+   * kind image: the container Powerstrip runs the adapter in, once it exists.
+   */
+  container?: {
+    id: string;
+    name: string;
+  };
   protocolVersion: "1" | "2";
 }
 export interface AdapterHook {
@@ -492,6 +499,10 @@ export interface LoadRequest {
   env?: {
     [k: string]: string;
   };
+  /**
+   * The Docker network mode of an image adapter's container (default none: adapters talk over their socket).
+   */
+  network?: string;
   /**
    * Overrides the priority the adapter declares.
    */

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { Demuxer, dockerReason } from "./docker-runtime.js";
+import type { LogChunk } from "./runtime.js";
+
+function frame(stream: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+describe("Demuxer", () => {
+  it("splits Docker's multiplexed stream into stdout and stderr, across reads cut anywhere", () => {
+    const bytes = Buffer.concat([frame(1, "hello\n"), frame(2, "oops\n"), frame(1, "bye\n")]);
+    for (const cut of [1, 3, 8, 9, 13, 14, 20, bytes.length - 1]) {
+      const demuxer = new Demuxer();
+      const chunks: LogChunk[] = [
+        ...demuxer.push(bytes.subarray(0, cut)),
+        ...demuxer.push(bytes.subarray(cut)),
+      ];
+      expect(chunks.map((c) => `${c.stream}:${c.text}`).join("")).toBe(
+        "stdout:hello\nstderr:oops\nstdout:bye\n",
+      );
+    }
+  });
+});
+
+describe("dockerReason", () => {
+  it("is the engine's message without dockerode's prefix", () => {
+    expect(
+      dockerReason({
+        statusCode: 500,
+        json: null,
+        message:
+          '(HTTP code 500) server error - Get "http://localhost:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused ',
+      }),
+    ).toBe('Get "http://localhost:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused');
+    expect(
+      dockerReason({
+        statusCode: 409,
+        json: { message: "Conflict. The container name is in use" },
+        message: "x",
+      }),
+    ).toBe("Conflict. The container name is in use");
+    expect(
+      dockerReason(Object.assign(new Error("connect ENOENT /var/run/docker.sock"), { code: "ENOENT" })),
+    ).toBe("cannot reach the Docker engine: ENOENT");
+  });
+});
