@@ -3,13 +3,16 @@
 // is stored on the image as the label io.powerstrip.content-hash, and an image whose label already
 // matches is not rebuilt, so a rerun with nothing changed takes seconds.
 //
-//   node tools/images/build-images.mjs [--force] [IMAGE...]     (default: every image)
+//   node tools/images/build-images.mjs [--force] [--no-build] [IMAGE...]     (default: every image)
 //   import { ensureImages } from "./tools/images/build-images.mjs"; await ensureImages(["powerstrip/base-node"]);
+//
+// Images of programs copy a bundle (one ESM file, no node_modules) that the program's nx `build`
+// target writes; the builder runs that target first (nx caches it), unless --no-build.
 //
 // See README.md next to this file for how to add an image.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync, readdirSync, readFileSync } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -46,34 +49,80 @@ export const IMAGES = [
     }),
     build: buildBaseNode,
   },
-  // Images built from a Dockerfile take one line each, e.g.:
-  // dockerfileImage("powerstrip/proxy", { dockerfile: "apps/proxy/Dockerfile", context: "apps/proxy" }),
+  // The daemon: dist/image/powerstrip-proxy.mjs, bundled by apps/proxy/tsup.image.config.ts.
+  dockerfileImage("powerstrip/proxy", {
+    dockerfile: "apps/proxy/Dockerfile",
+    context: "apps/proxy",
+    inputs: ["apps/proxy/dist/image/powerstrip-proxy.mjs", "apps/proxy/.dockerignore"],
+    project: "@powerstrip/proxy-app",
+  }),
+  // apps/examples/<name> → powerstrip/example-<name>, for each example with a program and a Dockerfile.
+  ...exampleImages(),
 ];
+
+/**
+ * One image per example adapter that has `src/main.ts` and a `Dockerfile`: the Dockerfile copies
+ * `dist/main.js` (and its source map), which the example's own build bundles with everything it
+ * imports.
+ */
+function exampleImages() {
+  const dir = path.join(ROOT, "apps/examples");
+  const names = existsSync(dir) ? readdirSync(dir).sort() : [];
+  return names
+    .filter((n) =>
+      ["src/main.ts", "Dockerfile", "package.json"].every((f) => existsSync(path.join(dir, n, f))),
+    )
+    .map((n) => {
+      const context = `apps/examples/${n}`;
+      return dockerfileImage(`powerstrip/example-${n}`, {
+        dockerfile: `${context}/Dockerfile`,
+        context,
+        inputs: [`${context}/dist/main.js`, `${context}/dist/main.js.map`, `${context}/.dockerignore`],
+        project: packageJson(context).name,
+      });
+    });
+}
 
 /**
  * A spec for an image built with `docker build`. The Dockerfile declares `ARG BASE_IMAGE=<public
  * image>` and `FROM ${BASE_IMAGE}`; here it gets the local stand-in. The hash covers the Dockerfile,
- * `inputs` (files or directories, relative to the repo root; default: the whole context) and the
- * base image's ID, so a rebuilt base rebuilds everything on top of it.
+ * `inputs` (files or directories, relative to the repo root; default: the whole context), the
+ * build args and the base image's ID, so a rebuilt base rebuilds everything on top of it.
+ *
+ * `project` is the nx project whose `build` target writes the inputs; `ensureImages` runs it
+ * first. When the context holds a package.json, its version is passed as `--build-arg VERSION`
+ * (for the `org.opencontainers.image.version` label).
  */
 export function dockerfileImage(
   name,
-  { dockerfile, context, inputs = [context], base = "powerstrip/base-node" },
+  { dockerfile, context, inputs = [context], base = "powerstrip/base-node", project },
 ) {
+  const buildArgs = () => {
+    const args = { BASE_IMAGE: `${base}:latest` };
+    if (existsSync(path.join(ROOT, context, "package.json"))) args.VERSION = packageJson(context).version;
+    return args;
+  };
   return {
     name,
     deps: [base],
-    inputs: async () => ({
-      files: await hashPaths([dockerfile, ...inputs]),
-      base: await imageInfo(base, "{{.Id}}"),
-      v: BUILDER_VERSION,
-    }),
+    project,
+    inputs: async () => {
+      for (const input of inputs) {
+        if (!existsSync(path.join(ROOT, input)))
+          throw new Error(`${name}: ${input} is missing (it is built by \`npm run build\`)`);
+      }
+      return {
+        files: await hashPaths([dockerfile, ...inputs]),
+        args: buildArgs(),
+        base: await imageInfo(base, "{{.Id}}"),
+        v: BUILDER_VERSION,
+      };
+    },
     build: (hash) =>
       docker([
         "build",
         "-q",
-        "--build-arg",
-        `BASE_IMAGE=${base}:latest`,
+        ...Object.entries(buildArgs()).flatMap(([k, v]) => ["--build-arg", `${k}=${v}`]),
         "--label",
         `${HASH_LABEL}=${hash}`,
         "-t",
@@ -85,20 +134,31 @@ export function dockerfileImage(
   };
 }
 
+function packageJson(dir) {
+  return JSON.parse(readFileSync(path.join(ROOT, dir, "package.json"), "utf8"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Building and caching
 // ---------------------------------------------------------------------------------------------
 
-/** Builds the named images (default: all) and their deps unless their content hash is current. */
-export async function ensureImages(names = IMAGES.map((i) => i.name), { force = false } = {}) {
+/**
+ * Builds the named images (default: all) and their deps unless their content hash is current.
+ * First runs the nx `build` target of the programs they copy (cached by nx), unless `build: false`.
+ */
+export async function ensureImages(names = IMAGES.map((i) => i.name), { force = false, build = true } = {}) {
   const problem = await dockerProblem("building images");
   if (problem) throw new Error(problem);
   const started = Date.now();
   const results = new Map(); // name -> "built" | "cached"
-  const ensure = async (name) => {
-    if (results.has(name)) return;
+  const specOf = (name) => {
     const spec = IMAGES.find((i) => i.name === name);
     if (!spec) throw new Error(`unknown image ${name} (known: ${IMAGES.map((i) => i.name).join(", ")})`);
+    return spec;
+  };
+  const ensure = async (name) => {
+    if (results.has(name)) return;
+    const spec = specOf(name);
     for (const dep of spec.deps) await ensure(dep);
     const hash = sha256(JSON.stringify(await spec.inputs()));
     if (!force && (await imageInfo(name, `{{index .Config.Labels "${HASH_LABEL}"}}`)) === hash) {
@@ -123,10 +183,36 @@ export async function ensureImages(names = IMAGES.map((i) => i.name), { force = 
   // One builder at a time per machine (tests and `npm run images` may overlap); a waiter then
   // usually finds the image current.
   await withLock(path.join(WORK_DIR, "images.lock"), async () => {
+    if (build) await buildPrograms(names.map(specOf));
     for (const name of names) await ensure(name);
   });
   say(`done in ${secs(started)}`);
   return Object.fromEntries(results);
+}
+
+/** Runs the nx `build` target of every program the images (and their deps) copy, in one nx call. */
+async function buildPrograms(specs) {
+  const projects = new Set();
+  const visit = (spec) => {
+    if (spec.project) projects.add(spec.project);
+    for (const dep of spec.deps) visit(IMAGES.find((i) => i.name === dep));
+  };
+  specs.forEach(visit);
+  if (projects.size === 0) return;
+  const t = Date.now();
+  const list = [...projects].sort();
+  await run(path.join(ROOT, "node_modules/.bin/nx"), [
+    "run-many",
+    "-t",
+    "build",
+    `--projects=${list.join(",")}`,
+    "--outputStyle=static",
+  ]).catch((err) => {
+    throw new Error(
+      `building ${list.join(", ")} failed (npm run images --no-build skips it): ${err.message}`,
+    );
+  });
+  say(`built ${list.join(", ")} (nx) in ${secs(t)}`);
 }
 
 async function buildBaseNode(hash) {
@@ -211,7 +297,7 @@ async function imageInfo(name, format) {
 /** Runs a command, resolves to its stdout; rejects with the tail of its output. */
 function run(cmd, args, { stdin = "ignore" } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: DOCKER_ENV, stdio: [stdin, "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: ROOT, env: DOCKER_ENV, stdio: [stdin, "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -219,7 +305,13 @@ function run(cmd, args, { stdin = "ignore" } = {}) {
     child.on("error", reject);
     child.on("close", (code) => {
       if (code === 0) return resolve(out);
-      const tail = (err || out).trim().split("\n").slice(-20).join("\n");
+      // Errors go to stderr, but some tools (nx) report failures on stdout: show both tails.
+      const tail = [err.trim(), out.trim().split("\n").slice(-15).join("\n")]
+        .filter(Boolean)
+        .join("\n")
+        .split("\n")
+        .slice(-25)
+        .join("\n");
       reject(new Error(`${cmd} ${args.slice(0, 3).join(" ")} ... exited ${code}:\n${tail}`));
     });
   });
@@ -338,7 +430,10 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const args = process.argv.slice(2);
   const names = args.filter((a) => !a.startsWith("--"));
   try {
-    await ensureImages(names.length ? names : undefined, { force: args.includes("--force") });
+    await ensureImages(names.length ? names : undefined, {
+      force: args.includes("--force"),
+      build: !args.includes("--no-build"),
+    });
   } catch (err) {
     console.error(`images: ${err.message}`);
     process.exit(1);

@@ -1,4 +1,7 @@
 import { run } from "@powerstrip/cli";
+import { exitQuietlyOnEpipe } from "./epipe.js";
+
+exitQuietlyOnEpipe();
 
 // Exit through exitCode, not process.exit(), so piped output is flushed first.
 process.exitCode = await run(process.argv.slice(2), {
