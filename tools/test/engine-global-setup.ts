@@ -19,8 +19,9 @@ export async function setup(): Promise<void> {
   process.env.POWERSTRIP_TEST_RUN_ID = runId;
   const problem = await dockerProblem("the engine test project");
   if (problem) throw new Error(problem);
-  // Cached by content hash: seconds when it exists, a debootstrap (~40 s) when it does not.
-  await ensureImages(["powerstrip/base-node"]);
+  // Every image the tests run, built from the sources as they are now (cached by content hash:
+  // seconds when nothing changed), so no test runs a stale image.
+  await ensureImages();
 }
 
 export async function teardown(): Promise<void> {
