@@ -8,4 +8,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build --silent
-exec node apps/proxy/bin/powerstrip-proxy.js "$@"
+exec apps/proxy/bin/powerstrip-proxy.js "$@"  # its shebang gives node its flags

@@ -24,7 +24,8 @@ const BUILT_PROXY_DIST = join(REPO_ROOT, "apps/proxy/dist/cli.js");
  * this host, and the hooks scenario runs two proxies side by side.
  */
 export function defaultProxyCmd() {
-  return `${shellQuote(process.execPath)} ${shellQuote(BUILT_PROXY)} --listen {listen} --docker {docker} --admin {admin} --state-dir {stateDir}`;
+  // Run as users do: the file itself, whose shebang gives V8 its flags.
+  return `${shellQuote(BUILT_PROXY)} --listen {listen} --docker {docker} --admin {admin} --state-dir {stateDir}`;
 }
 
 /** True when the command gives the proxy an admin socket we know ({admin} or {adminPath}). */

@@ -20,6 +20,10 @@ export class UpstreamConnection {
     readonly socket: Socket,
     private readonly onIdleClose: (connection: UpstreamConnection) => void,
   ) {
+    socket.on("data", (chunk: Buffer) => {
+      if (this.owner) this.owner.onUpstreamData(chunk);
+      else socket.destroy(); // bytes on an idle connection: the engine is confused; drop it
+    });
     socket.on("end", () => {
       if (this.owner) this.owner.onUpstreamEnd();
       else socket.destroy();
@@ -33,32 +37,7 @@ export class UpstreamConnection {
       else this.onIdleClose(this);
     });
   }
-
-  /** Bytes read from the engine (delivered by `onread`, bypassing the stream machinery). */
-  onRead(chunk: Buffer): void {
-    if (this.owner) this.owner.onUpstreamData(chunk);
-    else this.socket.destroy(); // bytes on an idle connection: the engine is confused; drop it
-  }
 }
-
-/**
- * Read buffers sized to the traffic: a read that fills its buffer doubles the next one (bulk
- * transfers get fewer, larger reads), a small read halves it. Each read gets a fresh buffer, so
- * the bytes can be handed on without a copy.
- */
-class AdaptiveReadBuffers {
-  private size = 64 * 1024;
-
-  next = (): Buffer => Buffer.allocUnsafe(this.size);
-
-  filled(bytes: number): void {
-    if (bytes === this.size) this.size = Math.min(this.size * 2, MAX_READ_BYTES);
-    else if (bytes < this.size / 4) this.size = Math.max(this.size / 2, MIN_READ_BYTES);
-  }
-}
-
-const MIN_READ_BYTES = 16 * 1024;
-const MAX_READ_BYTES = 1024 * 1024;
 
 export interface UpstreamPoolOptions {
   /** Idle keep-alive connections kept for reuse. */
@@ -86,26 +65,10 @@ export class UpstreamPool {
       callback(null, reused);
       return;
     }
-    const buffers = new AdaptiveReadBuffers();
-    let connection: UpstreamConnection | null = null;
-    const onread = {
-      buffer: buffers.next,
-      callback: (bytes: number, buffer: Uint8Array): boolean => {
-        buffers.filled(bytes);
-        connection?.onRead((buffer as Buffer).subarray(0, bytes));
-        return true; // flow control is explicit: pause() and resume()
-      },
-    };
     const socket =
       this.address.kind === "unix"
-        ? connect({ path: this.address.path, allowHalfOpen: true, onread })
-        : connect({
-            host: this.address.host,
-            port: this.address.port,
-            allowHalfOpen: true,
-            noDelay: true,
-            onread,
-          });
+        ? connect({ path: this.address.path, allowHalfOpen: true })
+        : connect({ host: this.address.host, port: this.address.port, allowHalfOpen: true, noDelay: true });
     const onConnectError = (error: NodeJS.ErrnoException) => {
       callback(
         new ProxyError(
@@ -119,7 +82,7 @@ export class UpstreamPool {
     socket.once("error", onConnectError);
     socket.once("connect", () => {
       socket.off("error", onConnectError);
-      connection = new UpstreamConnection(socket, (c) => this.forget(c));
+      const connection = new UpstreamConnection(socket, (c) => this.forget(c));
       this.all.add(connection);
       if (this.destroyed) socket.destroy();
       callback(null, connection);
