@@ -169,6 +169,7 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
       });
       out(`${installed.message}\n`);
     });
+  (await import("./new-adapter.js")).addNewCommand(program, io);
 
   try {
     if (argv.length === 0) throw new UsageError(`a command is required: ${COMMANDS} (see powerstrip --help)`);
