@@ -56,6 +56,43 @@ export const IMAGES = [
     inputs: ["apps/proxy/dist/image/powerstrip-proxy.mjs", "apps/proxy/.dockerignore"],
     project: "@powerstrip/proxy-app",
   }),
+  // The base of multi-container adapters: the loader runtime (apps/adapter-loader/dist/main.js,
+  // bundled) and Debian's docker-compose, installed with apt in the build.
+  dockerfileImage("powerstrip/adapter-loader", {
+    dockerfile: "apps/adapter-loader/Dockerfile",
+    context: "apps/adapter-loader",
+    inputs: [
+      "apps/adapter-loader/dist/main.js",
+      "apps/adapter-loader/dist/main.js.map",
+      "apps/adapter-loader/.dockerignore",
+    ],
+    project: "@powerstrip/adapter-loader-app",
+  }),
+  // The socketplane example: its hooks service (a plain SDK adapter), and the adapter itself, a
+  // loader image with its docker-compose.yml. That one is powerstrip/socketplane, not
+  // powerstrip/example-socketplane: example-* images run standalone in apps/proxy/test/image.test.ts,
+  // and a loader needs the engine socket that powerstrip load gives it.
+  dockerfileImage("powerstrip/example-socketplane-agent", {
+    dockerfile: "apps/examples/socketplane/agent/Dockerfile",
+    context: "apps/examples/socketplane",
+    inputs: [
+      "apps/examples/socketplane/dist/agent.js",
+      "apps/examples/socketplane/dist/agent.js.map",
+      "apps/examples/socketplane/.dockerignore",
+    ],
+    project: "@powerstrip/example-socketplane",
+  }),
+  {
+    ...dockerfileImage("powerstrip/socketplane", {
+      dockerfile: "apps/examples/socketplane/Dockerfile",
+      context: "apps/examples/socketplane",
+      inputs: ["apps/examples/socketplane/docker-compose.yml", "apps/examples/socketplane/.dockerignore"],
+      base: "powerstrip/adapter-loader",
+      project: "@powerstrip/example-socketplane",
+    }),
+    // The set's images too, so that a built example loads.
+    deps: ["powerstrip/adapter-loader", "powerstrip/example-socketplane-agent"],
+  },
   // apps/examples/<name> → powerstrip/example-<name>, for each example with a program and a Dockerfile.
   ...exampleImages(),
 ];

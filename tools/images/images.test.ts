@@ -14,14 +14,23 @@ describe("the image list", () => {
     const examples = readdirSync(EXAMPLES)
       .filter((n) => existsSync(join(EXAMPLES, n, "src", "main.ts")))
       .map((n) => `powerstrip/example-${n}`);
+    const loader = [
+      "powerstrip/adapter-loader",
+      "powerstrip/example-socketplane-agent",
+      "powerstrip/socketplane",
+    ];
     expect(IMAGES.map((i) => i.name).sort()).toEqual(
-      ["powerstrip/base-node", "powerstrip/proxy", ...examples].sort(),
+      ["powerstrip/base-node", "powerstrip/proxy", ...examples, ...loader].sort(),
     );
   });
 
   it("builds the program of each image first, and the base before anything on it", () => {
     for (const image of IMAGES.filter((i) => i.name !== "powerstrip/base-node")) {
-      expect(image.deps, image.name).toEqual(["powerstrip/base-node"]);
+      const deps =
+        image.name === "powerstrip/socketplane" // a loader image: FROM powerstrip/adapter-loader, plus its set's images
+          ? ["powerstrip/adapter-loader", "powerstrip/example-socketplane-agent"]
+          : ["powerstrip/base-node"];
+      expect(image.deps, image.name).toEqual(deps);
       expect(image.project, image.name).toMatch(/^@powerstrip\//);
     }
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Demuxer, dockerReason } from "./docker-runtime.js";
-import type { LogChunk } from "./runtime.js";
+import { Demuxer, DockerRuntime, dockerReason } from "./docker-runtime.js";
+import { LOADER_LABEL, type LogChunk } from "./runtime.js";
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text);
@@ -46,5 +46,49 @@ describe("dockerReason", () => {
     expect(
       dockerReason(Object.assign(new Error("connect ENOENT /var/run/docker.sock"), { code: "ENOENT" })),
     ).toBe("cannot reach the Docker engine: ENOENT");
+  });
+});
+
+describe("loader images", () => {
+  /** A dockerode stand-in that records the container it is asked to create. */
+  function fakeDocker(imageLabels: Record<string, string>) {
+    const created: { HostConfig: { Binds: string[] } }[] = [];
+    const docker = {
+      getImage: () => ({ inspect: async () => ({ Config: { Labels: imageLabels } }) }),
+      createContainer: async (spec: { HostConfig: { Binds: string[] } }) => {
+        created.push(spec);
+        return { id: "c1" };
+      },
+      getContainer: () => ({ start: async () => {} }),
+    };
+    return { docker: docker as unknown as ConstructorParameters<typeof DockerRuntime>[0], created };
+  }
+  const spec = {
+    name: "powerstrip-x",
+    image: "acme/x",
+    env: {},
+    labels: {},
+    socketDir: "/s/x",
+    network: "none",
+  };
+
+  it("mounts the engine socket into a loader image's container, and only there", async () => {
+    const loader = fakeDocker({ [LOADER_LABEL]: "true" });
+    await new DockerRuntime(loader.docker, { engineSocket: "/var/run/docker.sock" }).createAndStart(spec);
+    expect(loader.created[0]!.HostConfig.Binds).toEqual([
+      "/s/x:/run/powerstrip",
+      "/var/run/docker.sock:/var/run/docker.sock",
+    ]);
+    const plain = fakeDocker({});
+    await new DockerRuntime(plain.docker, { engineSocket: "/var/run/docker.sock" }).createAndStart(spec);
+    expect(plain.created[0]!.HostConfig.Binds).toEqual(["/s/x:/run/powerstrip"]);
+  });
+
+  it("refuses a loader image when the engine is not on a unix socket", async () => {
+    const loader = fakeDocker({ [LOADER_LABEL]: "true" });
+    await expect(new DockerRuntime(loader.docker).createAndStart(spec)).rejects.toMatchObject({
+      code: "ADAPTER_START_FAILED",
+    });
+    expect(loader.created).toEqual([]);
   });
 });

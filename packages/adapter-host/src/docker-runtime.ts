@@ -9,6 +9,8 @@ import {
   type ContainerSpec,
   type ContainerState,
   type EventSubscription,
+  LOADER_DOCKER_SOCKET,
+  LOADER_LABEL,
   type LogChunk,
   type LogOptions,
   type PullProgress,
@@ -20,6 +22,12 @@ export interface DockerRuntimeOptions {
   stopTimeoutS?: number;
   /** How long to wait before re-subscribing to the engine's events after the stream broke (default 1000 ms). */
   eventsRetryMs?: number;
+  /**
+   * The engine's unix socket on this host, mounted into loader images' containers (images labelled
+   * `io.powerstrip.loader=true`). `connect()` sets it for a `unix://` address; without it loader
+   * images are refused.
+   */
+  engineSocket?: string;
 }
 
 /** A dockerode error, as far as this file reads it. */
@@ -48,6 +56,7 @@ function statusOf(error: unknown): number | undefined {
 export class DockerRuntime implements AdapterRuntime {
   private readonly stopTimeoutS: number;
   private readonly eventsRetryMs: number;
+  private readonly engineSocket: string | undefined;
 
   constructor(
     private readonly docker: Docker,
@@ -55,6 +64,7 @@ export class DockerRuntime implements AdapterRuntime {
   ) {
     this.stopTimeoutS = options.stopTimeoutS ?? 10;
     this.eventsRetryMs = options.eventsRetryMs ?? 1000;
+    this.engineSocket = options.engineSocket;
   }
 
   /** A runtime for the engine at `unix:///var/run/docker.sock` or `tcp://host:port`. */
@@ -64,7 +74,8 @@ export class DockerRuntime implements AdapterRuntime {
       parsed.kind === "unix"
         ? new Docker({ socketPath: parsed.path })
         : new Docker({ host: parsed.host, port: parsed.port, protocol: "http" });
-    return new DockerRuntime(docker, options);
+    const engineSocket = parsed.kind === "unix" ? parsed.path : undefined;
+    return new DockerRuntime(docker, { ...(engineSocket === undefined ? {} : { engineSocket }), ...options });
   }
 
   async ensureImage(image: string, onProgress?: (progress: PullProgress) => void): Promise<void> {
@@ -125,6 +136,16 @@ export class DockerRuntime implements AdapterRuntime {
   }
 
   async createAndStart(spec: ContainerSpec): Promise<string> {
+    const binds = [`${spec.socketDir}:${CONTAINER_SOCKET_DIR}`];
+    if (await this.isLoaderImage(spec.image)) {
+      if (this.engineSocket === undefined) {
+        throw new AdapterHostError(
+          AdapterHostErrorCode.StartFailed,
+          `${spec.image} is a loader image (label ${LOADER_LABEL}=true): it needs the Docker engine's unix socket, and this proxy reaches the engine over TCP`,
+        );
+      }
+      binds.push(`${this.engineSocket}:${LOADER_DOCKER_SOCKET}`);
+    }
     let id: string;
     try {
       const container = await this.docker.createContainer({
@@ -134,7 +155,7 @@ export class DockerRuntime implements AdapterRuntime {
         Labels: spec.labels,
         Tty: false,
         HostConfig: {
-          Binds: [`${spec.socketDir}:${CONTAINER_SOCKET_DIR}`],
+          Binds: binds,
           RestartPolicy: { Name: "unless-stopped" },
           NetworkMode: spec.network,
         },
@@ -319,6 +340,17 @@ export class DockerRuntime implements AdapterRuntime {
         current?.destroy();
       },
     };
+  }
+
+  /** True when the (local) image carries LOADER_LABEL=true. */
+  private async isLoaderImage(image: string): Promise<boolean> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return info.Config?.Labels?.[LOADER_LABEL] === "true";
+    } catch (error) {
+      if (statusOf(error) === 404) return false; // createContainer reports it
+      throw this.failed(`cannot inspect image ${image}`, error);
+    }
   }
 
   private async hasImage(image: string): Promise<boolean> {

@@ -31,6 +31,8 @@ export {
   type ContainerState,
   type EventSubscription,
   IMAGE_LABEL,
+  LOADER_DOCKER_SOCKET,
+  LOADER_LABEL,
   type LogChunk,
   type LogOptions,
   NAME_ENV,

@@ -15,6 +15,14 @@ export const SOCKET_FILE = "adapter.sock";
 /** The environment `serve()` reads. */
 export const SOCKET_ENV = "POWERSTRIP_ADAPTER_SOCKET";
 export const NAME_ENV = "POWERSTRIP_ADAPTER_NAME";
+/**
+ * An image labelled `io.powerstrip.loader=true` (the `powerstrip/adapter-loader` base sets it) runs
+ * compose sets: its container also gets the engine socket the proxy itself uses (never the
+ * proxy's own socket) mounted at LOADER_DOCKER_SOCKET. Nothing else differs.
+ */
+export const LOADER_LABEL = "io.powerstrip.loader";
+/** Where a loader container finds the engine socket. */
+export const LOADER_DOCKER_SOCKET = "/var/run/docker.sock";
 /** Adapter containers are named `powerstrip-<name>`. */
 export const CONTAINER_PREFIX = "powerstrip-";
 
