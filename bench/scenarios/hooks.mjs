@@ -9,8 +9,8 @@ import { describeLoad, httpLoadRounds } from "./http-load.mjs";
 
 const PATHS = ["unhooked", "hooked"];
 const NOOP_ADAPTER = join(REPO_ROOT, "bench/baselines/noop-adapter.mjs");
-const CLI = join(REPO_ROOT, "apps/cli/bin/powerstrip.js");
-const CLI_DIST = join(REPO_ROOT, "apps/cli/dist/cli.js");
+const CLI = join(REPO_ROOT, "packages/cli/bin/powerstrip.js");
+const CLI_DIST = join(REPO_ROOT, "packages/cli/dist/main.js");
 const SDK_DIST = join(REPO_ROOT, "packages/adapter-sdk/dist/index.js");
 /** The hook keys the no-op adapter declares, each a pre-hook. */
 const NOOP_HOOKS = ["GET /_ping", "GET /containers/json"];

@@ -93,23 +93,11 @@ try {
   step(`pack ${packages.map((pkg) => pkg.name).join(", ")}`);
   const files = packages.map((pkg) => pack(pkg, tarballs));
 
-  // @powerstrip/cli is the library; the `powerstrip` bin ships in it once it declares one. Until
-  // then, the private apps/cli package (the thin bin over @powerstrip/cli) is packed alongside.
+  // The commands users run come from the published @powerstrip/cli itself.
   const cli = packages.find((pkg) => pkg.name === "@powerstrip/cli");
-  const cliHasBin = (cli?.manifest.bin as Record<string, string> | undefined)?.powerstrip !== undefined;
-  if (!cliHasBin) {
-    const appDir = join(repoRoot, "apps", "cli");
-    const manifest = JSON.parse(readFileSync(join(appDir, "package.json"), "utf8")) as Record<
-      string,
-      unknown
-    >;
-    step("@powerstrip/cli has no bin: packing apps/cli for `powerstrip`");
-    files.push(
-      pack(
-        { name: String(manifest.name), version: String(manifest.version), dir: appDir, manifest },
-        tarballs,
-      ),
-    );
+  const bins = (cli?.manifest.bin ?? {}) as Record<string, string>;
+  if (!bins.powerstrip || !bins["docker-powerstrip"]) {
+    throw new Error("@powerstrip/cli must declare the powerstrip and docker-powerstrip bins");
   }
 
   writeFileSync(

@@ -25,7 +25,7 @@ import packageJson from "../package.json" with { type: "json" };
 
 const PROXY_IMAGE = "powerstrip/proxy:latest";
 /** The `powerstrip` command from its sources (tests never run stale builds). */
-const POWERSTRIP_CLI = join(import.meta.dirname, "..", "..", "cli", "src", "cli.ts");
+const POWERSTRIP_CLI = join(import.meta.dirname, "..", "..", "..", "packages", "cli", "src", "main.ts");
 const EXAMPLE_IMAGES = IMAGES.map((i) => i.name).filter((n) => n.startsWith("powerstrip/example-"));
 const dirs: string[] = [];
 

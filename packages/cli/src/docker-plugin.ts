@@ -25,7 +25,7 @@ export const DOCKER_PLUGIN_NAME = "docker-powerstrip";
 const MARKER = "# Written by `powerstrip install-docker-plugin`";
 
 export interface InstallDockerPluginOptions {
-  /** The executable the wrapper runs: `apps/cli/bin/docker-powerstrip` (a Node script). */
+  /** The executable the wrapper runs: `bin/docker-powerstrip` of this package (a Node script). */
   pluginPath: string;
   /** The home directory (default: the user's); the plugin goes to `HOME/.docker/cli-plugins`. */
   home?: string | undefined;
@@ -129,8 +129,8 @@ export function pluginDirectory(options: {
 }
 
 /**
- * The plugin program that ships next to the running command: `apps/cli/bin/docker-powerstrip`
- * beside `apps/cli/bin/powerstrip.js` (through npm's `.bin` symlinks, which are resolved).
+ * The plugin program that ships next to the running command: `bin/docker-powerstrip` of this package
+ * beside `bin/powerstrip.js` (through npm's `.bin` symlinks, which are resolved).
  */
 export async function defaultDockerPluginPath(
   mainScript: string | undefined = process.argv[1],

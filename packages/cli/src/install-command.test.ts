@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { run } from "./run.js";
 
 /** The plugin program the CLI app ships. */
-const PLUGIN = join(import.meta.dirname, "..", "..", "..", "apps", "cli", "bin", "docker-powerstrip");
+const PLUGIN = join(import.meta.dirname, "..", "bin", "docker-powerstrip");
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,6 +1,6 @@
-import { run } from "@powerstrip/cli";
 import packageJson from "../package.json" with { type: "json" };
 import { exitQuietlyOnEpipe } from "./epipe.js";
+import { run } from "./run.js";
 
 // docker-powerstrip, the Docker CLI plugin. The docker CLI asks every plugin for its metadata
 // (`docker-powerstrip docker-cli-plugin-metadata`) to list it under `docker --help`, runs

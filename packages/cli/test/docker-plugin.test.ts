@@ -4,14 +4,13 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-// Not exported from @powerstrip/cli (yet): straight from its source.
-import { installDockerPlugin } from "../../../packages/cli/src/docker-plugin.js";
 import packageJson from "../package.json" with { type: "json" };
+import { installDockerPlugin } from "../src/docker-plugin.js";
 
 // The Docker CLI plugin through the real docker CLI (no engine needed): installed into a temp HOME
 // by the installer `powerstrip install-docker-plugin` uses, running the plugin from its sources
 // (tests never run stale builds).
-const PLUGIN_SOURCE = join(import.meta.dirname, "..", "src", "docker-plugin.ts");
+const PLUGIN_SOURCE = join(import.meta.dirname, "..", "src", "docker-plugin-main.ts");
 const NODE_ARGS = ["--conditions=source", "--import", import.meta.resolve("tsx")];
 
 interface Result {

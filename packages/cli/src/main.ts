@@ -1,5 +1,5 @@
-import { run } from "@powerstrip/cli";
 import { exitQuietlyOnEpipe } from "./epipe.js";
+import { run } from "./run.js";
 
 exitQuietlyOnEpipe();
 

@@ -1,4 +1,0 @@
-import { defineConfig } from "tsup";
-import { packageConfig } from "../../tsup.config.base";
-
-export default defineConfig(packageConfig({ entry: ["src/cli.ts"], dts: false }));
