@@ -12,8 +12,6 @@ export interface UpstreamOwner {
 /** One connection to the engine. Its listeners are attached once and dispatch to the owner. */
 export class UpstreamConnection {
   owner: UpstreamOwner | null = null;
-  /** False once the connection has served a request: a failure then may be a stale keep-alive. */
-  fresh = true;
   closed = false;
 
   constructor(
@@ -92,7 +90,6 @@ export class UpstreamPool {
   /** Returns a connection whose exchange ended cleanly; it stays open for the next request. */
   release(connection: UpstreamConnection): void {
     connection.owner = null;
-    connection.fresh = false;
     connection.socket.resume(); // it may have been paused for the last client's backpressure
     if (this.destroyed || connection.closed || this.idle.length >= this.options.maxIdle) {
       this.discard(connection);
@@ -106,10 +103,6 @@ export class UpstreamPool {
     connection.owner = null;
     connection.socket.destroy();
     this.forget(connection);
-  }
-
-  get size(): { idle: number; total: number } {
-    return { idle: this.idle.length, total: this.all.size };
   }
 
   destroy(): void {

@@ -1,7 +1,7 @@
 import { matchHookPath, parseHookPath } from "@powerstrip/protocol";
 import type { Framing } from "../http/framing.js";
 import type { RawHeaders, RequestHead, ResponseHead } from "../http/head.js";
-import { headerValue, serializeHead } from "../http/head.js";
+import { headerValue, isHopByHop, serializeHead } from "../http/head.js";
 import {
   type HookedRequest,
   type HookedResponse,
@@ -13,16 +13,12 @@ import type { HookChain } from "./registry.js";
 
 /** Pure steps of a hooked exchange: what to read, what to send. No sockets here. */
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
-
 /** The request's headers as hooks see them: hop-by-hop ones (and those Connection names) left out. */
 export function endToEndHeaders(headers: RawHeaders, connectionTokens: string[]): RawHeaders {
   const out: RawHeaders = [];
   for (let i = 0; i < headers.length; i += 2) {
     const lower = headers[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower.startsWith("proxy-")) continue;
-    if (connectionTokens.includes(lower) && lower !== "content-length" && lower !== "transfer-encoding")
-      continue;
+    if (isHopByHop(lower, connectionTokens) || lower.startsWith("proxy-")) continue;
     out.push(headers[i]!, headers[i + 1]!);
   }
   return out;
@@ -97,18 +93,7 @@ export function hookedUpstreamHead(
     extra.push("Connection: Upgrade", `Upgrade: ${head.upgrade}`);
   }
   const startLine = `${request.method} ${requestTarget(request)} HTTP/1.1`;
-  return serializeHead(
-    startLine,
-    {
-      headers,
-      connectionTokens: [],
-      contentLengths: [],
-      transferEncoding: null,
-      upgrade: null,
-      hasHopByHop: false,
-    },
-    extra,
-  );
+  return serializeHead(startLine, { headers, connectionTokens: [] }, extra);
 }
 
 /**
@@ -171,14 +156,7 @@ export function rewrittenResponse(response: HookedResponse, statusText: string, 
   if (close) extra.push("Connection: close");
   const head = serializeHead(
     `HTTP/1.1 ${response.status} ${statusText}`,
-    {
-      headers,
-      connectionTokens: [],
-      contentLengths: [],
-      transferEncoding: null,
-      upgrade: null,
-      hasHopByHop: false,
-    },
+    { headers, connectionTokens: [] },
     extra,
   );
   return Buffer.concat([head, body]);

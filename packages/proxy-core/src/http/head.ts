@@ -116,8 +116,13 @@ function parseHeaderLines(lines: string[], from: number, headers: RawHeaders, fa
   }
 }
 
-function isNamedByConnection(lower: string, connectionTokens: string[]): boolean {
+function isNamedByConnection(lower: string, connectionTokens: readonly string[]): boolean {
   return connectionTokens.length > 0 && !FRAMING.has(lower) && connectionTokens.includes(lower);
+}
+
+/** True for a (lower-cased) header that is hop-by-hop, by its name or by the Connection tokens. */
+export function isHopByHop(lower: string, connectionTokens: readonly string[]): boolean {
+  return HOP_BY_HOP.has(lower) || isNamedByConnection(lower, connectionTokens);
 }
 
 function noteFramingFact(lower: string, value: string, facts: HeadFacts): void {
@@ -224,14 +229,14 @@ export function headerValue(headers: RawHeaders, lowerName: string): string | un
  */
 export function serializeHead(
   startLine: string,
-  head: HeadFacts & { headers: RawHeaders },
+  head: { headers: RawHeaders; connectionTokens: readonly string[] },
   extra: string[],
 ): Buffer {
   let out = `${startLine}\r\n`;
   const { headers, connectionTokens } = head;
   for (let i = 0; i < headers.length; i += 2) {
     const lower = headers[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || isNamedByConnection(lower, connectionTokens)) continue;
+    if (isHopByHop(lower, connectionTokens)) continue;
     out += `${headers[i]}: ${headers[i + 1]}\r\n`;
   }
   for (const line of extra) out += `${line}\r\n`;
