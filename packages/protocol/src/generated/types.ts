@@ -47,7 +47,7 @@ export type ResponseBodyOmitted = "binary" | "too-large" | "not-needed" | "strea
  */
 export type PreHookReply = PreHookAllow | PreHookDeny | PreHookRewrite;
 /**
- * Messages for the operator; the proxy logs them and shows them in `powerstrip trace`. They never reach the Docker client.
+ * Messages for the user. Where Docker's response has a Warnings field (POST /containers/create) they are added to it, so the docker client prints them; otherwise they are logged and shown in `powerstrip trace`.
  *
  * @maxItems 100
  */
@@ -162,6 +162,10 @@ export interface HandshakeReply {
    */
   hooks: HookDeclaration[];
   /**
+   * true when the adapter needs the client's X-Registry-Auth, X-Registry-Config and Authorization headers. They are sent only if the operator also allows it (`powerstrip load --allow-credentials`); otherwise they are left out of every hook call.
+   */
+  credentials?: boolean;
+  /**
    * A JSON Schema (2020-12) for the `config` the adapter accepts.
    */
   configSchema?: {
@@ -191,6 +195,11 @@ export interface HookCall {
   hook: HookPattern;
   request: HookRequest;
   response?: HookResponse;
+  client?: ClientIdentity;
+  /**
+   * true when the adapter is loaded in shadow mode: its reply is recorded (trace, metrics) but has no effect on the call.
+   */
+  shadow?: boolean;
 }
 /**
  * body is the parsed JSON body, present only when the request has one and the hook needs bodies; bodyOmitted says why a body that exists is not included. Never both.
@@ -231,6 +240,41 @@ export interface HookResponse {
    * true when the proxy streams the response instead of buffering it (upgrades, attach/logs/events/stats streams, pull/push/build progress): then there is never a body and bodyOmitted is "streamed".
    */
   streamed: boolean;
+}
+/**
+ * The connection the call came in on. unix: a unix socket (uid/gid/pid of the peer process when the platform tells them); tcp: plain TCP on loopback; tls: TCP with a verified client certificate.
+ */
+export interface ClientIdentity {
+  transport: "unix" | "tcp" | "tls";
+  uid?: number;
+  gid?: number;
+  pid?: number;
+  /**
+   * tcp and tls: the peer's address and port, e.g. "127.0.0.1:53122".
+   */
+  address?: string;
+  certificate?: ClientCertificate;
+}
+/**
+ * tls: the verified client certificate.
+ */
+export interface ClientCertificate {
+  /**
+   * The subject's CN, when it has one.
+   */
+  commonName?: string;
+  /**
+   * The subject as a one-line DN, e.g. "CN=alice,O=dev".
+   */
+  subject: string;
+  /**
+   * The issuer as a one-line DN.
+   */
+  issuer?: string;
+  /**
+   * SHA-256 fingerprint, colon-separated upper-case hex.
+   */
+  fingerprint256: string;
 }
 /**
  * Pass the request on unchanged.
@@ -464,6 +508,14 @@ export interface AdapterInfo {
     name: string;
   };
   protocolVersion: "1" | "2";
+  /**
+   * Loaded in shadow mode: hooks run, their effects are discarded and recorded.
+   */
+  shadow?: boolean;
+  /**
+   * none: the adapter does not ask for credential headers; withheld: it asks, the operator did not allow it; sent: it receives them.
+   */
+  credentials?: "none" | "withheld" | "sent";
 }
 export interface AdapterHook {
   method: HookMethod;
@@ -507,6 +559,18 @@ export interface LoadRequest {
    * Overrides the priority the adapter declares.
    */
   priority?: number;
+  /**
+   * Shadow mode: the hooks are called but their replies have no effect; what they would have done is recorded in the trace and the metrics.
+   */
+  shadow?: boolean;
+  /**
+   * The operator allows this adapter to receive X-Registry-Auth, X-Registry-Config and Authorization headers, if it declares it needs them.
+   */
+  allowCredentials?: boolean;
+  /**
+   * The operator allows a loader image (label io.powerstrip.loader=true) to be given the Docker engine socket.
+   */
+  allowDocker?: boolean;
 }
 /**
  * Every non-2xx answer of the admin API: a one-line message for people and a stable code for programs.

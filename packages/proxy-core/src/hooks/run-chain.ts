@@ -1,12 +1,6 @@
-import { buildHeaderMap, buildQueryMap } from "@powerstrip/protocol";
 import { AdapterFailure, AdapterFailureKind, failureStatus } from "./adapter-failure.js";
-import {
-  formatQuery,
-  type HookedRequest,
-  type HookedResponse,
-  type Json,
-  requestTarget,
-} from "./hooked-request.js";
+import { wireRequest, wireResponse } from "./hook-messages.js";
+import { type HookedRequest, type HookedResponse, type Json, requestTarget } from "./hooked-request.js";
 import { applyLegacyPostReply, applyLegacyPreReply, legacyPostCall, legacyPreCall } from "./legacy-v1.js";
 import type { HookRegistry, MatchedHook } from "./registry.js";
 import { applyPostReply, applyPreReply, checkPostReply, checkPreReply, type HeaderEdits } from "./replies.js";
@@ -115,41 +109,6 @@ export async function runPostHooks(
     }
   }
   return response;
-}
-
-function wireRequest(request: HookedRequest, matched: MatchedHook) {
-  const wire: Record<string, unknown> = {
-    method: request.method,
-    path: request.path,
-    apiVersion: request.apiVersion,
-    params: matched.params,
-    query: buildQueryMap(formatQuery(request.query)),
-    headers: withoutCredentials(buildHeaderMap(request.headers)),
-  };
-  if (request.body !== undefined && matched.hook.needsBody) wire.body = request.body;
-  else if (request.body !== undefined) wire.bodyOmitted = "not-needed";
-  else if (request.bodyOmitted !== undefined) wire.bodyOmitted = request.bodyOmitted;
-  return wire;
-}
-
-/** Registry and API credentials stay between the client and the engine. */
-const CREDENTIAL_HEADERS = ["x-registry-auth", "x-registry-config", "authorization"];
-
-function withoutCredentials(headers: Record<string, string>): Record<string, string> {
-  for (const name of CREDENTIAL_HEADERS) delete headers[name];
-  return headers;
-}
-
-function wireResponse(response: HookedResponse, matched: MatchedHook) {
-  const wire: Record<string, unknown> = {
-    status: response.status,
-    headers: buildHeaderMap(response.headers),
-    streamed: response.streamed,
-  };
-  if (response.body !== undefined && matched.hook.needsBody) wire.body = response.body;
-  else if (response.body !== undefined) wire.bodyOmitted = "not-needed";
-  else if (response.bodyOmitted !== undefined) wire.bodyOmitted = response.bodyOmitted;
-  return wire;
 }
 
 function isErrorAnswer(failure: AdapterFailure): boolean {
