@@ -4,6 +4,39 @@ import type { MatchedHook } from "./registry.js";
 
 /** What adapters are shown of a request and a response: the wire shapes of a v2 hook call. */
 
+/** What every hook call of one client request carries besides the request itself. */
+export interface CallFacts {
+  requestId: string;
+}
+
+export function preHookCall(matched: MatchedHook, request: HookedRequest, facts: CallFacts) {
+  return {
+    version: "2",
+    requestId: facts.requestId,
+    adapter: matched.adapter.name,
+    stage: "pre",
+    hook: matched.pattern,
+    request: wireRequest(request, matched),
+  };
+}
+
+export function postHookCall(
+  matched: MatchedHook,
+  request: HookedRequest,
+  response: HookedResponse,
+  facts: CallFacts,
+) {
+  return {
+    version: "2",
+    requestId: facts.requestId,
+    adapter: matched.adapter.name,
+    stage: "post",
+    hook: matched.pattern,
+    request: wireRequest(request, matched),
+    response: wireResponse(response, matched),
+  };
+}
+
 export function wireRequest(request: HookedRequest, matched: MatchedHook) {
   const wire: Record<string, unknown> = {
     method: request.method,

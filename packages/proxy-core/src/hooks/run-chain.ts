@@ -1,5 +1,5 @@
 import { AdapterFailure, AdapterFailureKind, failureStatus } from "./adapter-failure.js";
-import { wireRequest, wireResponse } from "./hook-messages.js";
+import { type CallFacts, postHookCall, preHookCall } from "./hook-messages.js";
 import { type HookedRequest, type HookedResponse, type Json, requestTarget } from "./hooked-request.js";
 import { applyLegacyPostReply, applyLegacyPreReply, legacyPostCall, legacyPreCall } from "./legacy-v1.js";
 import type { HookRegistry, MatchedHook } from "./registry.js";
@@ -10,8 +10,7 @@ export type PreOutcome =
   | { kind: "forward"; request: HookedRequest; warnings: string[] }
   | { kind: "deny"; status: number; message: string; warnings: string[] };
 
-export interface ChainContext {
-  requestId: string;
+export interface ChainContext extends CallFacts {
   registry: HookRegistry;
 }
 
@@ -31,14 +30,7 @@ export async function runPreHooks(
         applyLegacyPreReply(reply, request);
         continue;
       }
-      const message = {
-        version: "2",
-        requestId: context.requestId,
-        adapter: adapter.name,
-        stage: "pre",
-        hook: matched.pattern,
-        request: wireRequest(request, matched),
-      };
+      const message = preHookCall(matched, request, context);
       const reply = checkPreReply(await adapter.transport.call(message, { timeoutMs: adapter.timeoutMs }));
       if (reply.warnings) warnings.push(...reply.warnings);
       if (reply.action === "deny")
@@ -86,15 +78,7 @@ export async function runPostHooks(
         applyLegacyPostReply(reply, response);
         continue;
       }
-      const message = {
-        version: "2",
-        requestId: context.requestId,
-        adapter: adapter.name,
-        stage: "post",
-        hook: matched.pattern,
-        request: wireRequest(request, matched),
-        response: wireResponse(response, matched),
-      };
+      const message = postHookCall(matched, request, response, context);
       const reply = checkPostReply(await adapter.transport.call(message, { timeoutMs: adapter.timeoutMs }));
       // Streamed and upgraded responses are already under way: their hooks only observe.
       if (!response.streamed) applyPostReply(reply, response);
