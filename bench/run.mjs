@@ -17,10 +17,16 @@ import { attach } from "./scenarios/attach.mjs";
 import { hooks } from "./scenarios/hooks.mjs";
 import { list } from "./scenarios/list.mjs";
 import { ping } from "./scenarios/ping.mjs";
+import { soak } from "./scenarios/soak.mjs";
+import { streams } from "./scenarios/streams.mjs";
 
-const SCENARIOS = { list, ping, archive, attach, hooks };
+const SCENARIOS = { list, ping, archive, attach, hooks, soak, streams };
+/** What a bare run measures: soak and streams are load-holding checks, run by name. */
+const DEFAULT_SCENARIOS = ["list", "ping", "archive", "attach", "hooks"];
 
-const USAGE = `usage: node bench/run.mjs [options]     (or: npm run bench -- [options])
+const USAGE = `usage: node bench/run.mjs [options] [SCENARIO…]     (or: npm run bench -- [options] [SCENARIO…])
+
+  SCENARIO…           the same as --only: node bench/run.mjs soak, node bench/run.mjs streams
 
   --rounds N          measured rounds per path, interleaved direct/proxy (hooks: unhooked/hooked) (default 5)
   --seconds S         length of each measured load window (default 5)
@@ -38,11 +44,18 @@ const USAGE = `usage: node bench/run.mjs [options]     (or: npm run bench -- [op
   --containers N      containers present for containers/json, in list and hooks (default 30)
   --size-mib N        archive file size (default 256)
   --echoes N          attach echoes per path, split over the rounds (default 2000)
-  -h, --help`;
+  --calls N           soak: calls in the measured run (default 20000)
+  --concurrency N     soak: connections, one call in flight each (default 64)
+  --streams N         streams: streams held at once (default 500)
+  --hold S            streams: how long they are held (default 30)
+  -h, --help
+
+By default: ${DEFAULT_SCENARIOS.join(", ")}. soak and streams run only when named.`;
 
 function parseOptions(argv) {
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv,
+    allowPositionals: true,
     options: {
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "5" },
@@ -54,6 +67,10 @@ function parseOptions(argv) {
       containers: { type: "string", default: "30" },
       "size-mib": { type: "string", default: "256" },
       echoes: { type: "string", default: "2000" },
+      calls: { type: "string", default: "20000" },
+      concurrency: { type: "string", default: "64" },
+      streams: { type: "string", default: "500" },
+      hold: { type: "string", default: "30" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -68,7 +85,8 @@ function parseOptions(argv) {
       throw new Error(`--${name} must be ${min}..${maxValue}`);
     return n;
   };
-  const only = values.only ? values.only.split(",").map((s) => s.trim()) : Object.keys(SCENARIOS);
+  const named = [...(values.only ? values.only.split(",").map((s) => s.trim()) : []), ...positionals];
+  const only = named.length > 0 ? named : DEFAULT_SCENARIOS;
   for (const name of only) if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}"\n${USAGE}`);
   const sizeMiB = int("size-mib", 1, 4096);
   return {
@@ -76,13 +94,17 @@ function parseOptions(argv) {
     seconds: int("seconds", 0.5, 120),
     warmup: int("warmup", 0, 120),
     only,
-    onlyGiven: values.only !== undefined,
+    onlyGiven: named.length > 0,
     proxyCmd: values["proxy-cmd"] ?? defaultProxyCmd(),
     dockerSocket: values.docker,
     image: values.image,
     containers: int("containers", 0, 500),
     sizeMiB,
     echoes: int("echoes", 1, 100_000),
+    calls: int("calls", 1, 1_000_000),
+    concurrency: int("concurrency", 1, 1024),
+    streams: int("streams", 1, 5_000),
+    hold: int("hold", 1, 600),
   };
 }
 
@@ -259,14 +281,19 @@ function printSummary(report, file) {
       `proxy:   ${report.proxy.command}`,
       `         RSS ${mib(report.proxy.rssKiB.start)} MiB at start, ${mib(report.proxy.rssKiB.end)} MiB at the end of the run`,
       `engine:  ${machine.engine.version} (API ${machine.engine.apiVersion}); node ${machine.node}; ${machine.cpus} cores; load ${machine.loadavgStart.map((l) => l.toFixed(2)).join(" ")} at start${others}`,
-      `method:  ${options.rounds} interleaved rounds per path after ${options.warmup} s warm-up; ${options.seconds} s load windows;` +
-        " figures are medians over rounds; ratio = proxy / direct;",
-      "         proxy CPU = utime+stime from /proc/<pid>/stat over the window / requests (or per transfer);",
-      "         RSS growth = peak VmRSS (50 ms samples, VmHWM reset before each transfer) - VmRSS before, worst round",
+      // The comparison scenarios' method; soak and streams print their own with their figures.
+      ...(report.rows.length
+        ? [
+            `method:  ${options.rounds} interleaved rounds per path after ${options.warmup} s warm-up; ${options.seconds} s load windows;` +
+              " figures are medians over rounds; ratio = proxy / direct;",
+            "         proxy CPU = utime+stime from /proc/<pid>/stat over the window / requests (or per transfer);",
+            "         RSS growth = peak VmRSS (50 ms samples, VmHWM reset before each transfer) - VmRSS before, worst round",
+          ]
+        : []),
       ...hooksMethod(report.scenarios.hooks),
       "",
-      formatTable(report.rows),
-      "",
+      ...(report.rows.length ? [formatTable(report.rows), ""] : []),
+      ...Object.values(report.scenarios).flatMap((r) => (r?.summary?.length ? [...r.summary, ""] : [])),
     ].join("\n"),
   );
   const { met, total } = targetSummary(report.rows);

@@ -73,14 +73,16 @@ export async function startProxy({ cmd, dockerSocket }) {
 
 /**
  * Starts an adapter script (`node SCRIPT`, so the pid is node's own) serving on a fresh temp unix
- * socket named by POWERSTRIP_ADAPTER_SOCKET, and waits until that socket accepts connections.
+ * socket named by POWERSTRIP_ADAPTER_SOCKET (plus `env`), and waits until that socket accepts
+ * connections.
  */
-export async function startAdapter({ script }) {
+export async function startAdapter({ script, env = {} }) {
   const dir = mkdtempSync(join(tmpdir(), DIR_PREFIX));
   const socketPath = join(dir, "adapter.sock");
-  const command = `POWERSTRIP_ADAPTER_SOCKET=${shellQuote(socketPath)} ${shellQuote(process.execPath)} ${shellQuote(script)}`;
+  const settings = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(String(v))} `);
+  const command = `${settings.join("")}POWERSTRIP_ADAPTER_SOCKET=${shellQuote(socketPath)} ${shellQuote(process.execPath)} ${shellQuote(script)}`;
   const child = spawnChild(dir, process.execPath, [script], {
-    env: { ...process.env, POWERSTRIP_ADAPTER_SOCKET: socketPath },
+    env: { ...process.env, ...env, POWERSTRIP_ADAPTER_SOCKET: socketPath },
   });
   try {
     await waitUntilAccepting(socketPath, child.exitStatus, 15_000);

@@ -9,9 +9,10 @@ LOG=/var/log/powerstrip-dockerd.log
 WAIT_SECONDS=60
 # docker.io: engine 20.10 (API 1.41) with containerd and runc; docker-compose: the v1 standalone
 # binary loader images drive; debootstrap: base images (no registry to pull from);
-# docker-registry: the loopback registry the pull tests run. Recommends are kept on purpose:
+# docker-registry: the loopback registry the pull tests run; openssl: the TLS tests make their
+# certificates with it. Recommends are kept on purpose:
 # that is the combination measured to work here (apparmor, iptables, cgroupfs-mount, keyring).
-PACKAGES=(docker.io docker-compose debootstrap docker-registry)
+PACKAGES=(docker.io docker-compose debootstrap docker-registry openssl)
 
 say() { echo "ensure-docker: $*" >&2; }
 die() { say "$*"; exit 1; }

@@ -35,7 +35,22 @@ describe("parseConfig", () => {
     expect(parseConfig(["--max-body-bytes", "1MiB"], {}).maxBodyBytes).toBe(1024 * 1024);
     expect(parseConfig([], { POWERSTRIP_MAX_BODY_BYTES: "65536" }).maxBodyBytes).toBe(65536);
     expect(parseConfig(["--socket-mode", "600"], {}).socketMode).toBe(0o600);
-    expect(parseConfig([], { POWERSTRIP_ADAPTERS: "a/b  c/d" }).adapters).toEqual(["a/b", "c/d"]);
+    expect(parseConfig([], { POWERSTRIP_ADAPTERS: "a/b  c/d" }).adapters).toEqual([
+      { image: "a/b" },
+      { image: "c/d" },
+    ]);
+  });
+
+  it("reads the grants written after a boot-list image", () => {
+    expect(
+      parseConfig(["--adapters", "acme/set --allow-docker acme/mirror --allow-credentials"], {}).adapters,
+    ).toEqual([
+      { image: "acme/set", allowDocker: true },
+      { image: "acme/mirror", allowCredentials: true },
+    ]);
+    expect(() => parseConfig([], { POWERSTRIP_ADAPTERS: "acme/set --privileged" })).toThrow(
+      'the boot list (--adapters) has "--privileged"',
+    );
   });
 
   it.each([

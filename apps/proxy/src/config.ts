@@ -1,4 +1,8 @@
+import { type BootEntry, checkMetricsAddress, parseBootList } from "@powerstrip/adapter-host";
+import type { TlsFiles } from "@powerstrip/proxy-core";
 import { Command, Option } from "commander";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./logging.js";
+import { type TlsFlagValues, tlsFiles, tlsOption } from "./tls-flags.js";
 
 /** The daemon's settings, from flags first, then POWERSTRIP_<NAME> environment variables. */
 export interface ProxyConfig {
@@ -6,13 +10,22 @@ export interface ProxyConfig {
   docker: string;
   admin: string;
   stateDir: string;
-  adapters: string[];
+  /** The boot list: images, each with the grants written after it (`acme/set --allow-docker`). */
+  adapters: BootEntry[];
   /** How long an adapter container may take to listen on its socket, in ms. */
   adapterStartTimeoutMs: number;
   /** Largest body read whole for hooks, in bytes. */
   maxBodyBytes: number;
+  /** On SIGTERM, how long calls in flight may take to finish before they are cut, in ms. */
+  shutdownTimeoutMs: number;
   socketGroup: string | undefined;
   socketMode: number;
+  /** A loopback TCP address to serve GET /metrics on, besides the admin socket. */
+  metrics: string | undefined;
+  logFormat: LogFormat;
+  logLevel: LogLevel;
+  /** TLS for the tcp:// listeners (--tls, --tlsverify and the PEM files), or undefined for none. */
+  tls: TlsFiles | undefined;
 }
 
 export const DEFAULTS = {
@@ -22,6 +35,7 @@ export const DEFAULTS = {
   stateDir: "/var/lib/powerstrip",
   adapterStartTimeoutS: 15,
   maxBodyBytes: 16 * 1024 * 1024,
+  shutdownTimeoutS: 10,
 } as const;
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -43,6 +57,19 @@ function parseSeconds(value: string): number {
     throw new Error(`invalid timeout ${JSON.stringify(value)} (expected seconds, e.g. 15)`);
   }
   return Math.round(Number(value) * 1000);
+}
+
+/** Like dockerd's --shutdown-timeout: seconds, and 0 cuts every connection at once. */
+function parseShutdownSeconds(value: string): number {
+  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > 3600) {
+    throw new Error(`invalid shutdown timeout ${JSON.stringify(value)} (expected seconds, 0 to 3600)`);
+  }
+  return Math.round(Number(value) * 1000);
+}
+
+function parseMetricsAddress(value: string): string {
+  checkMetricsAddress(value);
+  return value;
 }
 
 function parseMode(value: string): number {
@@ -82,7 +109,7 @@ export function proxyCommand(): Command {
     .addOption(
       new Option(
         "--adapters <images>",
-        "adapter images to load at boot, space-separated, besides the persisted set",
+        "adapter images to load at boot, space-separated, besides the persisted set; an image may be followed by --allow-docker and --allow-credentials, as for powerstrip load",
       ).env("POWERSTRIP_ADAPTERS"),
     )
     .addOption(
@@ -101,6 +128,15 @@ export function proxyCommand(): Command {
         .env("POWERSTRIP_MAX_BODY_BYTES"),
     )
     .addOption(
+      new Option(
+        "--shutdown-timeout <seconds>",
+        "on SIGTERM, how long calls in flight may run before they are cut (streams and attach included)",
+      )
+        .default(DEFAULTS.shutdownTimeoutS * 1000, String(DEFAULTS.shutdownTimeoutS))
+        .argParser(parseShutdownSeconds)
+        .env("POWERSTRIP_SHUTDOWN_TIMEOUT"),
+    )
+    .addOption(
       new Option("--socket-group <group>", "group of the unix sockets (default: docker, when it exists)").env(
         "POWERSTRIP_SOCKET_GROUP",
       ),
@@ -110,6 +146,31 @@ export function proxyCommand(): Command {
         .default(0o660, "660")
         .argParser(parseMode)
         .env("POWERSTRIP_SOCKET_MODE"),
+    )
+    .addOption(tlsOption("tls"))
+    .addOption(tlsOption("tlsverify"))
+    .addOption(tlsOption("tlscacert"))
+    .addOption(tlsOption("tlscert"))
+    .addOption(tlsOption("tlskey"))
+    .addOption(
+      new Option(
+        "--metrics <address>",
+        "also serve Prometheus metrics (GET /metrics) on tcp://127.0.0.1:PORT (loopback only; the admin socket always serves them)",
+      )
+        .argParser(parseMetricsAddress)
+        .env("POWERSTRIP_METRICS"),
+    )
+    .addOption(
+      new Option("--log-format <format>", "text (one readable line each) or json (pino, for log shippers)")
+        .choices(LOG_FORMATS)
+        .default("text")
+        .env("POWERSTRIP_LOG_FORMAT"),
+    )
+    .addOption(
+      new Option("--log-level <level>", "debug adds every hook call and pass-through call")
+        .choices(LOG_LEVELS)
+        .default("info")
+        .env("POWERSTRIP_LOG_LEVEL"),
     )
     .helpOption("-h, --help")
     .exitOverride()
@@ -126,17 +187,23 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ProxyConfig
   } finally {
     process.env = saved;
   }
-  const options = command.opts<{
-    listen?: string[] | string;
-    docker: string;
-    admin: string;
-    stateDir: string;
-    adapters?: string;
-    adapterStartTimeout: number;
-    maxBodyBytes: number;
-    socketGroup?: string;
-    socketMode: number;
-  }>();
+  const options = command.opts<
+    {
+      listen?: string[] | string;
+      docker: string;
+      admin: string;
+      stateDir: string;
+      adapters?: string;
+      adapterStartTimeout: number;
+      maxBodyBytes: number;
+      shutdownTimeout: number;
+      socketGroup?: string;
+      socketMode: number;
+      metrics?: string;
+      logFormat: LogFormat;
+      logLevel: LogLevel;
+    } & TlsFlagValues
+  >();
   // POWERSTRIP_LISTEN holds one or more addresses separated by spaces (commander hands the env
   // value to the flag's parser as one value); no address contains a space.
   const given = typeof options.listen === "string" ? [options.listen] : (options.listen ?? [DEFAULTS.listen]);
@@ -146,10 +213,15 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ProxyConfig
     docker: options.docker,
     admin: options.admin,
     stateDir: options.stateDir,
-    adapters: (options.adapters ?? "").split(/\s+/).filter(Boolean),
+    adapters: parseBootList(options.adapters ?? ""),
     adapterStartTimeoutMs: options.adapterStartTimeout,
     maxBodyBytes: options.maxBodyBytes,
+    shutdownTimeoutMs: options.shutdownTimeout,
     socketGroup: options.socketGroup,
     socketMode: options.socketMode,
+    metrics: options.metrics,
+    logFormat: options.logFormat,
+    logLevel: options.logLevel,
+    tls: tlsFiles(options, listen),
   };
 }

@@ -1,7 +1,9 @@
 import { AdapterHost, DockerRuntime, StateStore, startAdminServer } from "@powerstrip/adapter-host";
-import { startProxy } from "@powerstrip/proxy-core";
+import { loadTlsFiles, startProxy } from "@powerstrip/proxy-core";
 import { CommanderError } from "commander";
 import { parseConfig, proxyCommand } from "./config.js";
+import { createLogger } from "./logging.js";
+import { startObservability } from "./observability.js";
 
 /** Runs the daemon until SIGTERM or SIGINT. Every failure is one line on stderr and exit 1. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
@@ -18,6 +20,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }
     fail(error);
   }
+  const logger = createLogger({ format: config.logFormat, level: config.logLevel });
   try {
     // First, before anything listens: a state file that cannot be read refuses the start.
     const store = await StateStore.open(config.stateDir);
@@ -27,36 +30,66 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       socketMode: config.socketMode,
       maxBodyBytes: config.maxBodyBytes,
       ...(config.socketGroup !== undefined ? { socketGroup: config.socketGroup } : {}),
+      ...(config.tls !== undefined ? { tls: await loadTlsFiles(config.tls) } : {}),
     });
     const host = new AdapterHost(proxy.hooks, {
       runtime: DockerRuntime.connect(config.docker),
       store,
       socketTimeoutMs: config.adapterStartTimeoutMs,
-      log: (line) => process.stderr.write(`powerstrip-proxy: ${line}\n`),
+      log: (line) => logger.info(line),
     });
-    const admin = await startAdminServer({ address: config.admin, host }).catch(async (error) => {
+    const observability = await startObservability(proxy.observers, logger, config.metrics).catch(
+      async (error) => {
+        await proxy.close();
+        throw error;
+      },
+    );
+    const admin = await startAdminServer({
+      address: config.admin,
+      host,
+      trace: observability.trace,
+      metrics: observability.metrics,
+    }).catch(async (error) => {
+      await observability.close();
       await proxy.close();
       throw error;
     });
+    let stopping = false;
     const stop = (signal: string) => {
-      process.stderr.write(`powerstrip-proxy: ${signal}, shutting down\n`);
-      // No more loads, then no more clients, then the adapters: never a moment where clients are
-      // served with an adapter already unhooked. Adapter containers keep running for the next start.
+      if (stopping) {
+        // A second signal: the operator will not wait for the drain.
+        logger.info(`${signal} again, shutting down now`);
+        void proxy.close();
+        return;
+      }
+      stopping = true;
+      const bound = config.shutdownTimeoutMs / 1000;
+      logger.info(`${signal}, shutting down (calls in flight get up to ${bound} s)`);
+      // No more loads, then no new clients while the calls in flight finish (their hooks still
+      // run), then the adapters: never a moment where clients are served with an adapter already
+      // unhooked. Adapter containers keep running for the next start.
       admin
         .close()
-        .then(() => proxy.close())
-        .then(() => host.close())
+        .then(() => proxy.drain(config.shutdownTimeoutMs))
+        .then(({ cut }) => {
+          if (cut > 0) {
+            logger.info(
+              `shutting down: cut ${cut} connection${cut === 1 ? "" : "s"} still busy after ${bound} s`,
+            );
+          }
+          return host.close();
+        })
         .then(() => process.exit(0));
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
     // Ready only once a SIGTERM would be handled: a supervisor may signal as soon as it sees this.
-    process.stderr.write(
-      `powerstrip-proxy: listening on ${proxy.addresses.join(", ")}; engine ${config.docker}; admin API on ${admin.address}\n`,
+    logger.info(
+      `listening on ${proxy.addresses.join(", ")}; engine ${config.docker}; admin API on ${admin.address}${observability.metricsAddress ? `; metrics on ${observability.metricsAddress}` : ""}`,
     );
     // Clients are served meanwhile; `powerstrip ls` shows the adapters loading, then ready or failed.
     host.boot(config.adapters).catch((error: unknown) => {
-      process.stderr.write(`powerstrip-proxy: loading the adapters failed: ${(error as Error).message}\n`);
+      logger.error(`loading the adapters failed: ${(error as Error).message}`);
     });
   } catch (error) {
     fail(error);

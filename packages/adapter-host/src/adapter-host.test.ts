@@ -63,6 +63,7 @@ describe("AdapterHost: loading a current (v2) adapter", () => {
       timeoutMs: 750,
       since: FIXED.toISOString(),
       protocolVersion: "2",
+      credentials: "none",
     });
     const hooked = registry.get("label-injector")!;
     expect(hooked).toMatchObject({

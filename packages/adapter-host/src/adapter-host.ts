@@ -25,7 +25,7 @@ import {
   parseAdapterUrl,
 } from "./adapter-url.js";
 import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
-import { performHandshake } from "./handshake.js";
+import { type Handshake, performHandshake } from "./handshake.js";
 import { ImageLauncher, type Launched } from "./image-launcher.js";
 import { type LegacyHook, legacyFileHooks, parseLegacyHook } from "./legacy.js";
 import {
@@ -80,6 +80,10 @@ export interface LoadUrlOptions {
   legacy?: boolean;
   /** For legacy adapters: `"stage:METHOD /glob"`, e.g. `"pre:POST /*" + "/containers/create"`. */
   hooks?: string[];
+  /** Shadow mode: its hooks are called, their replies recorded (trace, metrics) and not applied. */
+  shadow?: boolean;
+  /** Credential headers reach it if its handshake asks for them (`--allow-credentials`). */
+  allowCredentials?: boolean;
 }
 
 /** `powerstrip load IMAGE`. */
@@ -94,6 +98,19 @@ export interface LoadImageOptions {
   priority?: number;
   /** The container's network mode (default `none`). */
   network?: string;
+  /** Shadow mode: its hooks are called, their replies recorded (trace, metrics) and not applied. */
+  shadow?: boolean;
+  /** Credential headers reach it if its handshake asks for them (`--allow-credentials`). */
+  allowCredentials?: boolean;
+  /** A loader image gets the engine socket (`--allow-docker`); without it a loader image is refused. */
+  allowDocker?: boolean;
+}
+
+/** One image of the boot list (`--adapters`), with the grants the operator wrote after it. */
+export interface BootEntry {
+  image: string;
+  allowCredentials?: boolean;
+  allowDocker?: boolean;
 }
 
 export interface ImportOptions {
@@ -129,6 +146,8 @@ interface Entry {
   persisted?: boolean;
   container?: { id: string; name: string };
   error?: string;
+  /** Known once its handshake is done (see AdapterInfo.credentials). */
+  credentials?: AdapterInfo["credentials"];
 }
 
 /** A legacy adapter, checked and ready to be registered. */
@@ -196,7 +215,16 @@ export class AdapterHost {
       if (request.env !== undefined) options.env = request.env;
       if (request.priority !== undefined) options.priority = request.priority;
       if (request.network !== undefined) options.network = request.network;
+      if (request.shadow) options.shadow = true;
+      if (request.allowCredentials) options.allowCredentials = true;
+      if (request.allowDocker) options.allowDocker = true;
       return this.loadImage(options, onProgress);
+    }
+    if (request.allowDocker) {
+      throw new AdapterHostError(
+        AdapterHostErrorCode.InvalidRequest,
+        "invalid load request: allowDocker: only for image adapters (Powerstrip does not run an adapter loaded by URL)",
+      );
     }
     if (request.env !== undefined || request.network !== undefined) {
       throw new AdapterHostError(
@@ -209,6 +237,8 @@ export class AdapterHost {
     if (request.priority !== undefined) options.priority = request.priority;
     if (request.legacy !== undefined) options.legacy = request.legacy;
     if (request.hooks !== undefined) options.hooks = request.hooks;
+    if (request.shadow) options.shadow = true;
+    if (request.allowCredentials) options.allowCredentials = true;
     return this.loadUrl(options);
   }
 
@@ -228,6 +258,9 @@ export class AdapterHost {
     if (options.env !== undefined) request.env = options.env;
     if (options.priority !== undefined) request.priority = options.priority;
     if (options.network !== undefined) request.network = options.network;
+    if (options.shadow) request.shadow = true;
+    if (options.allowCredentials) request.allowCredentials = true;
+    if (options.allowDocker) request.allowDocker = true;
     const result = validateLoadRequest(request);
     if (!result.ok) throw invalidRequest(result.errors);
     this.ensureWatching();
@@ -240,7 +273,12 @@ export class AdapterHost {
     try {
       await launcher.runtime.ensureImage(image, onProgress);
       this.assertOpen();
-      const spec = { image, env: options.env ?? {}, network: options.network ?? "none" };
+      const spec = {
+        image,
+        env: options.env ?? {},
+        network: options.network ?? "none",
+        allowDocker: options.allowDocker === true,
+      };
       launched = await launcher.launch({ ...spec, name, sendName: explicit !== undefined });
       const declared = launched.handshake.name;
       if (explicit === undefined && declared !== name) {
@@ -264,11 +302,19 @@ export class AdapterHost {
       if (options.env !== undefined) record.env = options.env;
       if (options.priority !== undefined) record.priority = options.priority;
       if (options.network !== undefined) record.network = options.network;
+      if (options.shadow) record.shadow = true;
+      if (options.allowCredentials) record.allowCredentials = true;
+      if (options.allowDocker) record.allowDocker = true;
       await this.persist((set) => withRecord(set, record));
       entry.record = record;
       entry.persisted = true;
       entry.container = { id: launched.containerId, name: launched.containerName };
-      return this.goLive(entry, this.hooked(name, launched, options.priority), (h) => h.path);
+      return this.goLive(
+        entry,
+        this.hooked(name, launched, options.priority),
+        (h) => h.path,
+        launched.handshake,
+      );
     } catch (error) {
       if (launched !== undefined) {
         launched.transport.close();
@@ -502,13 +548,16 @@ export class AdapterHost {
   /**
    * Brings the adapter set back: every adapter of the persisted set (running containers are
    * re-adopted with a fresh handshake, stopped ones started, missing ones created; URL adapters
-   * handshaken again), then each image of `bootImages` that the set neither holds nor remembers
-   * as unloaded. Adapters come up concurrently; one that fails is listed `failed` with its
-   * error. Resolves when every adapter has settled; never rejects.
+   * handshaken again), then each image of the boot list that the set neither holds nor remembers
+   * as unloaded, with the grants its entry gives (see parseBootList; an image already in the set
+   * keeps the grants it was loaded with). Adapters come up concurrently; one that fails is listed
+   * `failed` with its error. Resolves when every adapter has settled; never rejects.
    */
-  async boot(bootImages: readonly string[] = []): Promise<void> {
+  async boot(bootList: readonly (string | BootEntry)[] = []): Promise<void> {
     this.assertOpen();
-    this.bootImages = [...bootImages];
+    const entries = bootList.map((item): BootEntry => (typeof item === "string" ? { image: item } : item));
+    const bootImages = entries.map((item) => item.image);
+    this.bootImages = bootImages;
     const set: DesiredSet = this.store?.current ?? { version: 1, adapters: [], unloadedBootImages: [] };
     const plan = bootPlan(set, bootImages);
     if (this.launcher !== undefined) this.ensureWatching();
@@ -528,7 +577,7 @@ export class AdapterHost {
       entry.persisted = true;
       tasks.push(this.restore(entry, record));
     }
-    for (const image of plan.load) tasks.push(this.bootLoad(image));
+    for (const image of plan.load) tasks.push(this.bootLoad(entries.find((e) => e.image === image)!));
     await Promise.all(tasks);
   }
 
@@ -598,7 +647,7 @@ export class AdapterHost {
         hooks: handshake.hooks,
         transport,
       };
-      return this.goLive(entry, adapter, (h) => h.path);
+      return this.goLive(entry, adapter, (h) => h.path, handshake);
     } catch (error) {
       transport.close();
       if (entry !== undefined && entry.adapter === undefined) this.entries.delete(entry.name);
@@ -658,15 +707,19 @@ export class AdapterHost {
   }
 
   /** Boot: an image of the boot list that is not in the set yet. */
-  private async bootLoad(image: string): Promise<void> {
+  private async bootLoad(boot: BootEntry): Promise<void> {
+    const { image } = boot;
+    const grants: Pick<AdapterRecord, "allowCredentials" | "allowDocker"> = {};
+    if (boot.allowCredentials) grants.allowCredentials = true;
+    if (boot.allowDocker) grants.allowDocker = true;
     try {
-      const info = await this.loadImage({ image });
+      const info = await this.loadImage({ image, ...grants });
       this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${image}`);
     } catch (error) {
       if (this.closed) return;
       const name = this.freeName(provisionalName(image));
       const entry = this.reserve(name, image, { kind: "image" });
-      entry.record = { name, source: "image", image };
+      entry.record = { name, source: "image", image, ...grants };
       entry.persisted = false;
       this.markFailed(entry, error);
       this.log(`adapter ${image} failed: ${entry.error}`);
@@ -701,6 +754,7 @@ export class AdapterHost {
           env: record.env ?? {},
           network: record.network ?? "none",
           sendName: true,
+          allowDocker: record.allowDocker === true,
         });
         entry.container = { id: launched.containerId, name: launched.containerName };
       }
@@ -708,7 +762,12 @@ export class AdapterHost {
         launched.transport.close();
         this.assertOpen();
       }
-      return this.goLive(entry, this.hooked(name, launched, record.priority), (h) => h.path);
+      return this.goLive(
+        entry,
+        this.hooked(name, launched, record.priority),
+        (h) => h.path,
+        launched.handshake,
+      );
     }
     const location = parseAdapterUrl(record.url!);
     if (record.legacy) {
@@ -747,6 +806,7 @@ export class AdapterHost {
           transport,
         },
         (h) => h.path,
+        handshake,
       );
     } catch (error) {
       transport.close();
@@ -820,7 +880,12 @@ export class AdapterHost {
         launched.transport.close();
         return;
       }
-      const info = this.goLive(entry, this.hooked(entry.name, launched, record.priority), (h) => h.path);
+      const info = this.goLive(
+        entry,
+        this.hooked(entry.name, launched, record.priority),
+        (h) => h.path,
+        launched.handshake,
+      );
       this.log(`adapter ${info.name} is back (${describeHooks(info)})`);
     } catch (error) {
       if (this.entries.get(entry.name) !== entry) return;
@@ -842,12 +907,25 @@ export class AdapterHost {
     };
   }
 
-  /** Registers the adapter: from here on its hooks are called. */
+  /**
+   * Registers the adapter: from here on its hooks are called. `declared` is what its handshake
+   * asked for (none for a legacy adapter).
+   */
   private goLive(
     entry: Entry,
     adapter: HookedAdapter,
     shownPath: (hook: HookedAdapter["hooks"][number]) => string,
+    declared?: Pick<Handshake, "credentials">,
   ): AdapterInfo {
+    // Shadow is the operator's choice, kept in the record: it survives reloads and restarts.
+    if (entry.record?.shadow) adapter.shadow = true;
+    // Credentials need both: the adapter asks (each handshake), the operator allowed (the record).
+    entry.credentials = !declared?.credentials
+      ? "none"
+      : entry.record?.allowCredentials
+        ? "sent"
+        : "withheld";
+    if (entry.credentials === "sent") adapter.receivesCredentials = true;
     this.registry.register(adapter);
     entry.adapter = adapter;
     entry.priority = adapter.priority;
@@ -979,12 +1057,16 @@ function urlRequest(options: LoadUrlOptions): LoadRequest {
   if (options.priority !== undefined) request.priority = options.priority;
   if (options.legacy !== undefined) request.legacy = options.legacy;
   if (options.hooks !== undefined) request.hooks = options.hooks;
+  if (options.shadow) request.shadow = true;
+  if (options.allowCredentials) request.allowCredentials = true;
   return request;
 }
 
 function urlRecord(name: string, options: LoadUrlOptions): AdapterRecord {
   const record: AdapterRecord = { name, source: "url", url: options.url };
   if (options.priority !== undefined) record.priority = options.priority;
+  if (options.shadow) record.shadow = true;
+  if (options.allowCredentials) record.allowCredentials = true;
   if (options.legacy) {
     record.legacy = true;
     record.hooks = options.hooks ?? [];
@@ -997,6 +1079,9 @@ function withoutName(record: AdapterRecord): LoadImageOptions {
   if (record.env !== undefined) options.env = record.env;
   if (record.priority !== undefined) options.priority = record.priority;
   if (record.network !== undefined) options.network = record.network;
+  if (record.shadow) options.shadow = true;
+  if (record.allowCredentials) options.allowCredentials = true;
+  if (record.allowDocker) options.allowDocker = true;
   return options;
 }
 
@@ -1034,6 +1119,8 @@ function info(entry: Entry): AdapterInfo {
   };
   if (entry.state === "failed" && entry.error !== undefined) result.error = entry.error;
   if (entry.container !== undefined) result.container = { ...entry.container };
+  if (entry.record?.shadow) result.shadow = true;
+  if (entry.credentials !== undefined) result.credentials = entry.credentials;
   return result;
 }
 

@@ -4,6 +4,8 @@ import type { AdapterInfo, AdminError, LoadRequest } from "@powerstrip/protocol"
 import { type Listener, listen, parseAddress } from "@powerstrip/proxy-core";
 import type { AdapterHost, LoadProgress } from "./adapter-host.js";
 import { AdapterHostError, type AdapterHostErrorCode } from "./errors.js";
+import type { ProxyMetrics } from "./observe/metrics.js";
+import { parseTraceFilter, type TraceHub } from "./observe/trace.js";
 
 export interface AdminServerOptions {
   /** `unix:///path.sock` (created mode 0600) or `tcp://127.0.0.1:PORT` (loopback only). */
@@ -11,6 +13,10 @@ export interface AdminServerOptions {
   host: AdapterHost;
   /** Permission bits of the unix socket (default 0o600: whoever loads adapters owns the Docker API). */
   socketMode?: number;
+  /** Serves `GET /trace` (a WebSocket) when given. */
+  trace?: TraceHub;
+  /** Serves `GET /metrics` (Prometheus text) when given. */
+  metrics?: ProxyMetrics;
 }
 
 export interface RunningAdminServer {
@@ -26,6 +32,7 @@ export const AdminErrorCode = {
   MethodNotAllowed: "METHOD_NOT_ALLOWED",
   InvalidRequest: "INVALID_REQUEST",
   BodyTooLarge: "BODY_TOO_LARGE",
+  UpgradeRequired: "UPGRADE_REQUIRED",
   Internal: "INTERNAL",
 } as const;
 
@@ -47,6 +54,7 @@ export const ADMIN_STATUS: Record<AdapterHostErrorCode, number> = {
   STATE_INVALID: 500,
   NOT_IMPLEMENTED: 501,
   CLOSED: 503,
+  NOT_ALLOWED: 403,
 };
 
 /** The media type of streamed answers: one JSON document per line. */
@@ -86,6 +94,8 @@ class HttpError extends Error {
  *   DELETE /adapters/{name}          → 204
  *   POST   /adapters/{name}/reload   → 200 AdapterInfo
  *   GET    /adapters/{name}/logs     ?follow=true&tail=N → 200 ndjson LogStreamLine…
+ *   GET    /trace                    ?adapter=N&path=P, WebSocket upgrade → TraceEvent per message
+ *   GET    /metrics                  → 200 Prometheus text
  *
  * A load or reload asked with `Accept: application/x-ndjson` streams its progress once there is
  * some (200, LoadStreamLine per line). Every other answer is an AdminError `{ message, code }`.
@@ -93,7 +103,10 @@ class HttpError extends Error {
 export async function startAdminServer(options: AdminServerOptions): Promise<RunningAdminServer> {
   const { host } = options;
   const server = createServer((req, res) => {
-    handle(host, req, res).catch((error: unknown) => send(res, 500, errorBody(error)));
+    handle(host, req, res, options).catch((error: unknown) => send(res, 500, errorBody(error)));
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    upgradeTrace(options.trace, req, socket, head);
   });
   const sockets = new Set<Socket>();
   const listener: Listener = await listen(
@@ -116,9 +129,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Run
   };
 }
 
-async function handle(host: AdapterHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  host: AdapterHost,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: AdminServerOptions,
+): Promise<void> {
   try {
-    const answer = await route(host, req, res);
+    const answer = await route(host, req, res, options);
     if (answer !== STREAMED) send(res, answer.status, answer.body);
   } catch (error) {
     if (error instanceof HttpError) {
@@ -138,10 +156,26 @@ async function route(
   host: AdapterHost,
   req: IncomingMessage,
   res: ServerResponse,
+  options: AdminServerOptions,
 ): Promise<{ status: number; body?: unknown } | typeof STREAMED> {
   const method = req.method ?? "GET";
   const [rawPath, rawQuery] = (req.url ?? "/").split("?") as [string, string | undefined];
   const path = rawPath.replace(/(.)\/$/, "$1");
+  if (path === "/metrics" && options.metrics !== undefined) {
+    if (method !== "GET") throw notAllowed(method, path, "GET");
+    const { contentType, body } = await options.metrics.text();
+    res.writeHead(200, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+    res.end(body);
+    return STREAMED;
+  }
+  if (path === "/trace" && options.trace !== undefined) {
+    throw new HttpError(
+      426,
+      AdminErrorCode.UpgradeRequired,
+      "GET /trace is a WebSocket: connect with Upgrade: websocket",
+      { upgrade: "websocket" },
+    );
+  }
   if (path === "/adapters") {
     if (method === "GET") return { status: 200, body: host.list() };
     if (method === "POST") {
@@ -256,6 +290,33 @@ async function streamLogs(
   }
   res.end();
 }
+
+/** `GET /trace` with `Upgrade: websocket`: a trace watcher. Anything else upgrading is refused. */
+function upgradeTrace(trace: TraceHub | undefined, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  const [rawPath, rawQuery] = (req.url ?? "/").split("?") as [string, string | undefined];
+  const refuse = (status: number, code: string, message: string) => {
+    const body = JSON.stringify({ message, code } satisfies AdminError);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ""}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+  if (trace === undefined || rawPath.replace(/(.)\/$/, "$1") !== "/trace" || req.method !== "GET") {
+    refuse(404, AdminErrorCode.NotFound, `no such admin API upgrade: ${req.method} ${rawPath}`);
+    return;
+  }
+  let filter: ReturnType<typeof parseTraceFilter>;
+  try {
+    filter = parseTraceFilter(new URLSearchParams(rawQuery ?? ""));
+  } catch (error) {
+    refuse(400, AdminErrorCode.InvalidRequest, `invalid trace request: ${(error as Error).message}`);
+    return;
+  }
+  // A watcher stays as long as it likes.
+  socket.setTimeout(0);
+  trace.handleUpgrade(req, socket, head, filter);
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 404: "Not Found" };
 
 function adminError(error: unknown): AdminError {
   if (error instanceof HttpError) return { message: error.message, code: error.code };

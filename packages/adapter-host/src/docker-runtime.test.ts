@@ -72,21 +72,40 @@ describe("loader images", () => {
     network: "none",
   };
 
-  it("mounts the engine socket into a loader image's container, and only there", async () => {
+  it("mounts the engine socket into a loader image's container when allowed, and only there", async () => {
     const loader = fakeDocker({ [LOADER_LABEL]: "true" });
-    await new DockerRuntime(loader.docker, { engineSocket: "/var/run/docker.sock" }).createAndStart(spec);
+    await new DockerRuntime(loader.docker, { engineSocket: "/var/run/docker.sock" }).createAndStart({
+      ...spec,
+      allowDocker: true,
+    });
     expect(loader.created[0]!.HostConfig.Binds).toEqual([
       "/s/x:/run/powerstrip",
       "/var/run/docker.sock:/var/run/docker.sock",
     ]);
     const plain = fakeDocker({});
-    await new DockerRuntime(plain.docker, { engineSocket: "/var/run/docker.sock" }).createAndStart(spec);
+    await new DockerRuntime(plain.docker, { engineSocket: "/var/run/docker.sock" }).createAndStart({
+      ...spec,
+      allowDocker: true,
+    });
     expect(plain.created[0]!.HostConfig.Binds).toEqual(["/s/x:/run/powerstrip"]);
+  });
+
+  it("refuses a loader image the operator did not allow the engine socket, creating nothing", async () => {
+    const loader = fakeDocker({ [LOADER_LABEL]: "true" });
+    const runtime = new DockerRuntime(loader.docker, { engineSocket: "/var/run/docker.sock" });
+    await expect(runtime.createAndStart(spec)).rejects.toMatchObject({
+      code: "NOT_ALLOWED",
+      message:
+        "acme/x is a loader image (label io.powerstrip.loader=true): it runs containers through the Docker engine's socket, which gives it control of this host; add --allow-docker to grant that",
+    });
+    expect(loader.created).toEqual([]);
   });
 
   it("refuses a loader image when the engine is not on a unix socket", async () => {
     const loader = fakeDocker({ [LOADER_LABEL]: "true" });
-    await expect(new DockerRuntime(loader.docker).createAndStart(spec)).rejects.toMatchObject({
+    await expect(
+      new DockerRuntime(loader.docker).createAndStart({ ...spec, allowDocker: true }),
+    ).rejects.toMatchObject({
       code: "ADAPTER_START_FAILED",
     });
     expect(loader.created).toEqual([]);

@@ -8,6 +8,7 @@ import {
   CONTAINER_SOCKET_DIR,
   type ContainerSpec,
   type ContainerState,
+  dockerNotAllowed,
   type EventSubscription,
   LOADER_DOCKER_SOCKET,
   LOADER_LABEL,
@@ -138,6 +139,7 @@ export class DockerRuntime implements AdapterRuntime {
   async createAndStart(spec: ContainerSpec): Promise<string> {
     const binds = [`${spec.socketDir}:${CONTAINER_SOCKET_DIR}`];
     if (await this.isLoaderImage(spec.image)) {
+      if (spec.allowDocker !== true) throw dockerNotAllowed(spec.image);
       if (this.engineSocket === undefined) {
         throw new AdapterHostError(
           AdapterHostErrorCode.StartFailed,

@@ -32,6 +32,8 @@ export const AdapterHostErrorCode = {
   NotImplemented: "NOT_IMPLEMENTED",
   /** The host is closing and loads nothing more. */
   Closed: "CLOSED",
+  /** The image needs a privilege the operator did not grant (a loader image without --allow-docker). */
+  NotAllowed: "NOT_ALLOWED",
 } as const;
 export type AdapterHostErrorCode = (typeof AdapterHostErrorCode)[keyof typeof AdapterHostErrorCode];
 

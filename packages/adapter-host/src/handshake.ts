@@ -17,6 +17,8 @@ export interface Handshake {
   failurePolicy: FailurePolicy;
   timeoutMs: number;
   hooks: HookDeclaration[];
+  /** It asks for the client's credential headers (sent only if the operator allows it too). */
+  credentials: boolean;
 }
 
 /** The versions this proxy speaks, most preferred first. */
@@ -69,6 +71,7 @@ export async function performHandshake(
     priority: reply.priority ?? HANDSHAKE_DEFAULTS.priority,
     failurePolicy: reply.failurePolicy ?? HANDSHAKE_DEFAULTS.failurePolicy,
     timeoutMs: reply.timeoutMs ?? HANDSHAKE_DEFAULTS.timeoutMs,
+    credentials: reply.credentials === true,
     hooks: reply.hooks.map((hook) => ({
       method: hook.method,
       path: hook.path,

@@ -33,6 +33,8 @@ export interface LaunchSpec {
   network: string;
   /** Send `name` in the handshake (an operator's name, or one the adapter already declared). */
   sendName: boolean;
+  /** The operator grants a loader image the engine socket (`--allow-docker`). */
+  allowDocker?: boolean;
 }
 
 export interface LauncherOptions {
@@ -89,6 +91,7 @@ export class ImageLauncher {
         labels: { ...this.options.labels, [ADAPTER_LABEL]: spec.name, [IMAGE_LABEL]: spec.image },
         socketDir,
         network: spec.network,
+        ...(spec.allowDocker ? { allowDocker: true } : {}),
       });
       return await this.connect({
         containerId,

@@ -1,6 +1,7 @@
 export {
   AdapterHost,
   type AdapterHostOptions,
+  type BootEntry,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_SOCKET_TIMEOUT_MS,
   type ImportOptions,
@@ -19,10 +20,24 @@ export {
   type RunningAdminServer,
   startAdminServer,
 } from "./admin-server.js";
+export { parseBootList } from "./boot-list.js";
 export { DockerRuntime, type DockerRuntimeOptions } from "./docker-runtime.js";
 export { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
 export { handshakeRequest, OFFERED_VERSIONS } from "./handshake.js";
 export { type LegacyHook, legacyFileHooks, parseLegacyHook } from "./legacy.js";
+export { ProxyMetrics } from "./observe/metrics.js";
+export {
+  checkMetricsAddress,
+  type RunningMetricsServer,
+  startMetricsServer,
+} from "./observe/metrics-server.js";
+export {
+  parseTraceFilter,
+  TRACE_MAX_BUFFERED_BYTES,
+  type TraceFilter,
+  TraceHub,
+  traceEvent,
+} from "./observe/trace.js";
 export {
   ADAPTER_LABEL,
   type AdapterRuntime,

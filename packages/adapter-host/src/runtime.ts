@@ -1,3 +1,5 @@
+import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
+
 /**
  * Docker behind a narrow interface: what the control path needs to run adapter containers. The
  * host takes it as a constructor argument; `DockerRuntime` implements it over dockerode, unit tests
@@ -18,9 +20,20 @@ export const NAME_ENV = "POWERSTRIP_ADAPTER_NAME";
 /**
  * An image labelled `io.powerstrip.loader=true` (the `powerstrip/adapter-loader` base sets it) runs
  * compose sets: its container also gets the engine socket the proxy itself uses (never the
- * proxy's own socket) mounted at LOADER_DOCKER_SOCKET. Nothing else differs.
+ * proxy's own socket) mounted at LOADER_DOCKER_SOCKET — only when the operator allowed it
+ * (`powerstrip load --allow-docker`), since the engine socket is control of the host. Nothing else
+ * differs.
  */
 export const LOADER_LABEL = "io.powerstrip.loader";
+/** Refuses a loader image the operator did not grant the engine socket (`--allow-docker`). */
+export function dockerNotAllowed(image: string): AdapterHostError {
+  // As `docker plugin install` asks before it grants privileges: the socket is control of the host.
+  return new AdapterHostError(
+    AdapterHostErrorCode.NotAllowed,
+    `${image} is a loader image (label ${LOADER_LABEL}=true): it runs containers through the Docker engine's socket, which gives it control of this host; add --allow-docker to grant that`,
+  );
+}
+
 /** Where a loader container finds the engine socket. */
 export const LOADER_DOCKER_SOCKET = "/var/run/docker.sock";
 /** Adapter containers are named `powerstrip-<name>`. */
@@ -46,6 +59,8 @@ export interface ContainerSpec {
   socketDir: string;
   /** The network mode (`none` unless the adapter needs more). */
   network: string;
+  /** The operator allows a loader image the engine socket (`--allow-docker`); other images ignore it. */
+  allowDocker?: boolean;
 }
 
 /** A container as the host needs to see it. */

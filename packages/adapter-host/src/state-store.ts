@@ -16,6 +16,12 @@ export interface AdapterRecord {
   network?: string;
   legacy?: boolean;
   hooks?: string[];
+  /** Loaded in shadow mode (see LoadRequest.shadow). */
+  shadow?: boolean;
+  /** The operator allows credential headers to reach it, if it asks (LoadRequest.allowCredentials). */
+  allowCredentials?: boolean;
+  /** The operator allows a loader image the engine socket (LoadRequest.allowDocker). */
+  allowDocker?: boolean;
 }
 
 /** `<stateDir>/adapters.json`: the adapters this host should run. */

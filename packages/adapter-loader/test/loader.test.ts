@@ -166,6 +166,7 @@ describe("adapter-loader on the engine", () => {
     const loaded = await stack.cli(
       "load",
       EXAMPLE,
+      "--allow-docker",
       "--name",
       name,
       "--env",
@@ -217,11 +218,24 @@ describe("adapter-loader on the engine", () => {
     console.log(`socketplane: load ${loadMs} ms, unload ${unloadMs} ms`);
   });
 
+  it("refuses a loader image without --allow-docker, in one line, before creating anything", async () => {
+    const stack = await startStack();
+    stacks.push(stack);
+    const name = uniqueName("nodocker");
+    const result = await stack.cli("load", EXAMPLE, "--name", name);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `powerstrip: ${EXAMPLE} is a loader image (label io.powerstrip.loader=true): it runs containers through the Docker engine's socket, which gives it control of this host; add --allow-docker to grant that\n`,
+    );
+    await nothingLeft(name, stack.stateDir);
+    expect(stack.host.list()).toEqual([]);
+  });
+
   it("refuses a broken compose file with a clear error from powerstrip load, and leaves nothing", async () => {
     const stack = await startStack();
     stacks.push(stack);
     const name = uniqueName("broken");
-    const result = await stack.cli("load", BROKEN, "--name", name);
+    const result = await stack.cli("load", BROKEN, "--allow-docker", "--name", name);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/docker-compose\.yml is not valid YAML/);
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
@@ -233,7 +247,7 @@ describe("adapter-loader on the engine", () => {
     const stack = await startStack();
     stacks.push(stack);
     const name = uniqueName("missing");
-    const result = await stack.cli("load", MISSING, "--name", name);
+    const result = await stack.cli("load", MISSING, "--allow-docker", "--name", name);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(
       /service gone: image localhost:1\/pst-missing:1 is not on this host and could not be pulled/,
@@ -245,7 +259,7 @@ describe("adapter-loader on the engine", () => {
     const stack = await startStack();
     stacks.push(stack);
     const provisional = RETAGGED.split("/")[1]!.split(":")[0]!;
-    const loaded = await stack.cli("load", RETAGGED, "--json");
+    const loaded = await stack.cli("load", RETAGGED, "--allow-docker", "--json");
     expect(loaded.stderr).toBe("");
     expect(JSON.parse(loaded.stdout)).toMatchObject({ name: "socketplane", state: "ready" });
     // The host recreated the loader under the declared name; the new loader reaped the first set.
@@ -259,7 +273,7 @@ describe("adapter-loader on the engine", () => {
     const stack = await startStack();
     stacks.push(stack);
     const name = LIFECYCLE.split("/")[1]!.split(":")[0]!;
-    const loaded = await stack.cli("load", LIFECYCLE, "--json");
+    const loaded = await stack.cli("load", LIFECYCLE, "--allow-docker", "--json");
     expect(loaded.stderr).toBe("");
     expect(JSON.parse(loaded.stdout)).toMatchObject({ name, state: "ready", hooks: [] });
     const containers = await containersOf(name);
@@ -291,7 +305,7 @@ describe("adapter-loader on the engine", () => {
     const stack = await startStack();
     stacks.push(stack);
     const name = uniqueName("killed");
-    expect((await stack.cli("load", EXAMPLE, "--name", name)).code).toBe(0);
+    expect((await stack.cli("load", EXAMPLE, "--allow-docker", "--name", name)).code).toBe(0);
     await docker.getContainer(`powerstrip-${name}`).kill();
     await until("the adapter listed failed", async () => stack.host.inspect(name).state === "failed");
     const ls = JSON.parse((await stack.cli("ls", "--json")).stdout) as { name: string; state: string }[];
@@ -308,14 +322,14 @@ describe("adapter-loader on the engine", () => {
     const killed = uniqueName("orphan");
     const next = uniqueName("next");
     const byLabel = (name: string) => ({ filters: { label: [`io.powerstrip.adapter=${name}`] } });
-    expect((await stack.cli("load", LIFECYCLE, "--name", killed)).code).toBe(0);
+    expect((await stack.cli("load", LIFECYCLE, "--allow-docker", "--name", killed)).code).toBe(0);
     await docker.getContainer(`powerstrip-${killed}`).kill();
     await until("the adapter listed failed", async () => stack.host.inspect(killed).state === "failed");
     expect((await stack.cli("unload", killed)).code).toBe(0);
     expect(await containersOf(killed)).toEqual([]);
     expect(await docker.listNetworks(byLabel(killed))).toHaveLength(1);
     expect((await docker.listVolumes(byLabel(killed))).Volumes).toHaveLength(1);
-    expect((await stack.cli("load", LIFECYCLE, "--name", next)).code).toBe(0);
+    expect((await stack.cli("load", LIFECYCLE, "--allow-docker", "--name", next)).code).toBe(0);
     await nothingLeft(killed, stack.stateDir);
     expect((await stack.cli("unload", next)).code).toBe(0);
     await nothingLeft(next, stack.stateDir);
@@ -325,7 +339,7 @@ describe("adapter-loader on the engine", () => {
     const stack = await startStack();
     stacks.push(stack);
     const name = uniqueName("reload");
-    expect((await stack.cli("load", EXAMPLE, "--name", name)).code).toBe(0);
+    expect((await stack.cli("load", EXAMPLE, "--allow-docker", "--name", name)).code).toBe(0);
     const reloaded = await stack.cli("reload", name, "--json");
     expect(reloaded.stderr).toBe("");
     expect(JSON.parse(reloaded.stdout)).toMatchObject({ name, state: "ready" });
@@ -339,7 +353,7 @@ describe("adapter-loader on the engine", () => {
   it("re-adopts the set when the proxy restarts: same containers, not recreated", async () => {
     const first = await startStack();
     const name = uniqueName("readopt");
-    expect((await first.cli("load", EXAMPLE, "--name", name)).code).toBe(0);
+    expect((await first.cli("load", EXAMPLE, "--allow-docker", "--name", name)).code).toBe(0);
     const before = (await containersOf(name)).map((c) => c.Id).sort();
     await first.close();
 

@@ -34,6 +34,8 @@ function base(session: Session, call: HookCall) {
     adapter: session.name,
     hook: call.hook,
     requestId: call.requestId,
+    shadow: call.shadow === true,
+    client: call.client,
     apiVersion: call.request.apiVersion,
     params: call.request.params,
     config: session.config,

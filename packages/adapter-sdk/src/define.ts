@@ -10,6 +10,7 @@ const DEFINITION_FIELDS = new Set([
   "priority",
   "failurePolicy",
   "timeoutMs",
+  "credentials",
   "configSchema",
   "configure",
   "hooks",

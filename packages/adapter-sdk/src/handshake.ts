@@ -24,6 +24,7 @@ export function handshakeReplyFor(
   if (definition.priority !== undefined) reply.priority = definition.priority;
   if (definition.failurePolicy !== undefined) reply.failurePolicy = definition.failurePolicy;
   if (definition.timeoutMs !== undefined) reply.timeoutMs = definition.timeoutMs;
+  if (definition.credentials !== undefined) reply.credentials = definition.credentials;
   if (definition.configSchema !== undefined) reply.configSchema = definition.configSchema;
   return reply;
 }

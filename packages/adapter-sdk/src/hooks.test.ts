@@ -102,13 +102,13 @@ describe("pre-hooks", () => {
       "query, headers and path → rewrite, header names lower-cased",
       () => ({
         query: { set: { name: "web-1" } },
-        headers: { set: { "X-Seen": "yes" }, remove: ["X-Old"] },
+        headers: { set: { "X-Meta-Seen": "yes" }, remove: ["X-Meta-Old"] },
         path: "/containers/create",
       }),
       {
         action: "rewrite",
         query: { set: { name: "web-1" } },
-        headers: { set: { "x-seen": "yes" }, remove: ["x-old"] },
+        headers: { set: { "x-meta-seen": "yes" }, remove: ["x-meta-old"] },
         path: "/containers/create",
       },
     ],
@@ -206,6 +206,16 @@ describe("adapter failures answer 500 with a message naming the adapter", () => 
       "a header the proxy owns",
       () => ({ headers: { set: { "Content-Length": "1" } } }),
       'headers.set: key "content-length" must be',
+    ],
+    [
+      "a header outside the allowlist",
+      () => ({ headers: { set: { "X-Forwarded-For": "10.0.0.1" } } }),
+      'headers.set: key "x-forwarded-for" must be a request header adapters may edit',
+    ],
+    [
+      "a credential header, not having declared credentials",
+      () => ({ headers: { remove: ["Authorization"] } }),
+      "headers: authorization carries the client's credentials; an adapter edits it only when it declares credentials: true",
     ],
     ["a value JSON cannot carry", () => ({ body: { size: 1n } }), "the returned value is not JSON"],
   ])("a pre-hook returning %s", async (_what, result, problem) => {

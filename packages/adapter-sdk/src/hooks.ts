@@ -31,7 +31,10 @@ export async function answerHook(session: Session, message: unknown): Promise<An
     session.log.error(`${what} threw: ${reason}${whereThrown(error)}`);
     return { status: 500, body: { message: `${session.name}: ${reason}` } };
   }
-  const outcome = call.stage === "pre" ? toPreHookReply(value, call) : toPostHookReply(value, call);
+  const outcome =
+    call.stage === "pre"
+      ? toPreHookReply(value, call, session.adapter.definition.credentials === true)
+      : toPostHookReply(value, call);
   if (!outcome.ok) return fail(session, 500, `${what} returned an invalid reply: ${outcome.problem}`);
   return { status: 200, body: outcome.reply };
 }

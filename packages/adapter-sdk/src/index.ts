@@ -1,3 +1,4 @@
+export type { ClientCertificate, ClientIdentity } from "@powerstrip/protocol";
 export { defineAdapter } from "./define.js";
 export { AdapterDefinitionError, AdapterSdkError, AdapterSdkErrorCode } from "./errors.js";
 export { SOCKET_ENV } from "./listen.js";

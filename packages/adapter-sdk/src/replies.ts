@@ -1,5 +1,5 @@
 import type { HookCall, PostHookReply, PreHookReply } from "@powerstrip/protocol";
-import { validatePostHookReply, validatePreHookReply } from "@powerstrip/protocol";
+import { isEditableRequestHeader, validatePostHookReply, validatePreHookReply } from "@powerstrip/protocol";
 
 /** Either the protocol reply to send, or why the hook's return value cannot be one. */
 export type ReplyOutcome<T> = { ok: true; reply: T } | { ok: false; problem: string };
@@ -8,12 +8,27 @@ export type ReplyOutcome<T> = { ok: true; reply: T } | { ok: false; problem: str
  * A pre-hook's return value as a protocol reply: nothing → allow; an object with `action` → as is
  * (e.g. `ctx.deny(...)`); any other object → rewrite (or allow, when it holds only warnings).
  */
-export function toPreHookReply(value: unknown, call: HookCall): ReplyOutcome<PreHookReply> {
+export function toPreHookReply(
+  value: unknown,
+  call: HookCall,
+  credentials = false,
+): ReplyOutcome<PreHookReply> {
   const json = asJson(value);
   if (!json.ok) return json;
   const reply = shorthand(json.value, "allow");
   const checked = validatePreHookReply(reply);
   if (!checked.ok) return { ok: false, problem: checked.errors.join("; ") };
+  if (checked.value.action === "rewrite" && checked.value.headers && !credentials) {
+    const { set, remove } = checked.value.headers;
+    const named = [...Object.keys(set ?? {}), ...(remove ?? [])];
+    const credential = named.find((name) => !isEditableRequestHeader(name, { credentials: false }));
+    if (credential !== undefined) {
+      return {
+        ok: false,
+        problem: `headers: ${credential} carries the client's credentials; an adapter edits it only when it declares credentials: true and the operator loads it with --allow-credentials`,
+      };
+    }
+  }
   if (checked.value.action === "rewrite" && checked.value.patch && !("body" in call.request)) {
     return {
       ok: false,

@@ -1,4 +1,10 @@
-import type { HandshakeReply, HandshakeRequest, PostHookReply, PreHookReply } from "@powerstrip/protocol";
+import type {
+  ClientIdentity,
+  HandshakeReply,
+  HandshakeRequest,
+  PostHookReply,
+  PreHookReply,
+} from "@powerstrip/protocol";
 import { AdapterSdkError, AdapterSdkErrorCode } from "./errors.js";
 import { answerHandshake } from "./handshake.js";
 import { answerHook } from "./hooks.js";
@@ -22,6 +28,8 @@ interface CallOptions extends TestHandshake {
   requestId?: string;
   /** Where the adapter logs; silent by default. */
   logger?: Logger;
+  /** Who the call comes from (`ctx.client`), e.g. `{ transport: "tls", certificate: { … } }`; none by default. */
+  client?: ClientIdentity;
 }
 
 export interface PreHookCallInput extends TestRequest, CallOptions {}
@@ -45,14 +53,23 @@ export async function handshake(
 }
 
 /**
- * Calls the pre-hook matching `method` + `path` exactly as the proxy would — the same HookCall,
+ * Calls the pre-hook matching `method` + `path` exactly as the proxy would — the same HookCall
+ * (credential headers only for an adapter declaring `credentials`, as if the operator allowed it),
  * the same validation and dispatch as serve(), no socket — and returns the validated reply.
  * An adapter failure (a hook that throws or returns garbage) throws AdapterSdkError CALL_FAILED.
  */
 export async function callPreHook(adapter: Adapter, input: PreHookCallInput): Promise<PreHookReply> {
   const hook = findHook(adapter, "pre", input, input.hook);
   const session = await configuredSession(adapter, input);
-  const call = buildHookCall(session.name, hook, input, undefined, input.requestId);
+  const call = buildHookCall(
+    session.name,
+    hook,
+    input,
+    undefined,
+    input.requestId,
+    declaresCredentials(adapter),
+  );
+  if (input.client !== undefined) call.client = input.client;
   return expectOk(await answerHook(session, call)) as PreHookReply;
 }
 
@@ -60,7 +77,15 @@ export async function callPreHook(adapter: Adapter, input: PreHookCallInput): Pr
 export async function callPostHook(adapter: Adapter, input: PostHookCallInput): Promise<PostHookReply> {
   const hook = findHook(adapter, "post", input.request, input.hook);
   const session = await configuredSession(adapter, input);
-  const call = buildHookCall(session.name, hook, input.request, input.response, input.requestId);
+  const call = buildHookCall(
+    session.name,
+    hook,
+    input.request,
+    input.response,
+    input.requestId,
+    declaresCredentials(adapter),
+  );
+  if (input.client !== undefined) call.client = input.client;
   return expectOk(await answerHook(session, call)) as PostHookReply;
 }
 
@@ -72,6 +97,11 @@ async function configuredSession(adapter: Adapter, options: CallOptions): Promis
   if (options.config !== undefined) offer.config = options.config;
   expectOk(await answerHandshake(session, offerFor(offer)));
   return session;
+}
+
+/** The proxy sends credential headers only to adapters that declare them (and the operator allowed). */
+function declaresCredentials(adapter: Adapter): boolean {
+  return adapter.definition.credentials === true;
 }
 
 function offerFor(offer: Partial<HandshakeRequest>): HandshakeRequest {

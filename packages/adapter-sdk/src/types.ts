@@ -1,12 +1,14 @@
 import type {
-  HeaderEdits,
+  ClientIdentity,
   JsonPatch,
   PostHookReply,
   PreHookDeny,
   PreHookReply,
   QueryEdits,
   RequestBodyOmitted,
+  RequestHeaderEdits,
   ResponseBodyOmitted,
+  ResponseHeaderEdits,
 } from "@powerstrip/protocol";
 import type { Logger } from "./logger.js";
 
@@ -40,6 +42,14 @@ interface BaseContext<Key extends string> {
   readonly hook: Key;
   /** The same for every hook call caused by one client request. */
   readonly requestId: string;
+  /** True when the operator loaded this adapter in shadow mode: what it returns is recorded, not applied. */
+  readonly shadow: boolean;
+  /**
+   * Who made the call: `transport` "unix" (with `uid`, `gid`, `pid` where the platform tells
+   * them), "tcp" (loopback, with `address`) or "tls" (with the verified client `certificate`:
+   * `commonName`, `subject`, `issuer`, `fingerprint256`). Undefined when the proxy did not say.
+   */
+  readonly client: ClientIdentity | undefined;
   /** `"1.41"` when the client wrote `/v1.41/...`, else null. */
   readonly apiVersion: string | null;
   /** The `{param}` segments of the key, percent-decoded. */
@@ -58,7 +68,11 @@ export interface HookRequestView<Key extends string = string> {
   readonly params: PathParams<Key>;
   /** A string per key, or an array when the key repeats. */
   readonly query: Readonly<Record<string, string | string[]>>;
-  /** Lower-case names; repeated headers joined with ", ". */
+  /**
+   * Lower-case names; repeated headers joined with ", ". Authorization, X-Registry-Auth and
+   * X-Registry-Config are here only when the adapter declares `credentials: true` and the
+   * operator loaded it with `--allow-credentials`.
+   */
   readonly headers: Readonly<Record<string, string>>;
   readonly body: JsonBody;
   /** Why a body that exists is not here: "binary", "too-large" or "not-needed". */
@@ -96,8 +110,12 @@ export interface PreHookRewriteResult {
   /** An RFC 6902 JSON Patch applied to the body (never together with `body`). */
   patch?: JsonPatch;
   query?: QueryEdits;
-  /** Header edits; names are case-insensitive here (the SDK lower-cases them). */
-  headers?: HeaderEdits;
+  /**
+   * Header edits; names are case-insensitive here (the SDK lower-cases them). Only content-type,
+   * user-agent and x-meta-* may be edited, and the credential headers by an adapter that declares
+   * `credentials: true` (and that the operator allowed).
+   */
+  headers?: RequestHeaderEdits;
   /** A new path, without the `/vX.Y` prefix. */
   path?: string;
   warnings?: string[];
@@ -106,7 +124,8 @@ export interface PreHookRewriteResult {
 /** What a post-hook returns to rewrite the response. Nothing (or only warnings) passes it on. */
 export interface PostHookRewriteResult {
   status?: number;
-  headers?: HeaderEdits;
+  /** Header edits; any header but the framing ones (content-length, transfer-encoding, connection…). */
+  headers?: ResponseHeaderEdits;
   body?: unknown;
   patch?: JsonPatch;
   warnings?: string[];
@@ -140,6 +159,12 @@ export interface AdapterDefinition<Keys extends HookKey = HookKey> {
   failurePolicy?: "fail" | "ignore";
   /** 1–60000 ms, default 2000: how long the proxy waits for each hook call. */
   timeoutMs?: number;
+  /**
+   * true when the hooks need the client's credential headers (Authorization, X-Registry-Auth,
+   * X-Registry-Config), to read or to replace them. The proxy sends them only if the operator also
+   * allows it (`powerstrip load --allow-credentials`); `powerstrip ls` shows `withheld` otherwise.
+   */
+  credentials?: boolean;
   /** A JSON Schema for the operator's config; a config that does not fit refuses the handshake. */
   configSchema?: Record<string, unknown>;
   /** Called at each handshake with the (validated) config; throwing refuses the handshake. */

@@ -12,18 +12,30 @@ export function formatTable(header: string[], rows: string[][]): string {
 }
 
 /**
- * `powerstrip ls`: NAME, SOURCE (the image or URL), STATE, HOOKS (how many), SINCE (how long
- * ago), and ERROR when an adapter failed.
+ * `powerstrip ls`: NAME, SOURCE (the image or URL), STATE (`ready (shadow)` in shadow mode), HOOKS
+ * (how many), CREDENTIALS when an adapter asks for them, SINCE (how long ago), and ERROR when an
+ * adapter failed.
  */
 export function formatAdapterTable(adapters: AdapterInfo[], now: Date): string {
   const errors = adapters.some((a) => a.error !== undefined);
+  // Only when some adapter asks for credentials: most hosts never see the column.
+  const credentials = adapters.some((a) => a.credentials !== undefined && a.credentials !== "none");
   return formatTable(
-    ["NAME", "SOURCE", "STATE", "HOOKS", "SINCE", ...(errors ? ["ERROR"] : [])],
+    [
+      "NAME",
+      "SOURCE",
+      "STATE",
+      "HOOKS",
+      ...(credentials ? ["CREDENTIALS"] : []),
+      "SINCE",
+      ...(errors ? ["ERROR"] : []),
+    ],
     adapters.map((a) => [
       a.name,
       a.source,
-      a.state,
+      a.shadow ? `${a.state} (shadow)` : a.state,
       String(a.hooks.length),
+      ...(credentials ? [a.credentials ?? ""] : []),
       ago(a.since, now),
       ...(errors ? [a.error ?? ""] : []),
     ]),
@@ -42,17 +54,28 @@ export function formatAdapter(adapter: AdapterInfo, now: Date): string {
   }
   fields.push(["State", `${adapter.state} since ${adapter.since} (${ago(adapter.since, now)})`]);
   if (adapter.error !== undefined) fields.push(["Error", adapter.error]);
+  if (adapter.shadow) fields.push(["Mode", "shadow (hooks run, their effects are recorded, not applied)"]);
   fields.push(
     ["Protocol", adapter.protocolVersion === "1" ? "1 (legacy, 2015)" : adapter.protocolVersion],
     ["Priority", String(adapter.priority)],
     ["Failure policy", adapter.failurePolicy],
     ["Timeout", `${adapter.timeoutMs} ms`],
+    ...(adapter.credentials === undefined
+      ? []
+      : [["Credentials", credentialsText(adapter.credentials)] as [string, string]]),
     ["Hooks", adapter.hooks.length === 0 ? "none" : ""],
   );
   const width = Math.max(...fields.map(([label]) => label.length)) + 3;
   const lines = fields.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`.trimEnd());
   for (const hook of adapter.hooks) lines.push(`  ${hook.stage.padEnd(5)}${hook.method} ${hook.path}`);
   return `${lines.join("\n")}\n`;
+}
+
+function credentialsText(credentials: NonNullable<AdapterInfo["credentials"]>): string {
+  if (credentials === "sent") return "sent (it asks for them, and the operator allowed it)";
+  if (credentials === "withheld")
+    return "withheld (it asks for them; load it with --allow-credentials to send them)";
+  return "none (it does not ask for them)";
 }
 
 /** `2025-06-01T09:30:00Z` → `3 minutes ago`, relative to `now`. */

@@ -80,6 +80,7 @@ describe("powerstrip load / ls / inspect / unload", () => {
         "Priority:        100",
         "Failure policy:  fail",
         "Timeout:         2000 ms",
+        "Credentials:     none (it does not ask for them)",
         "Hooks:",
         "  pre  POST /containers/create",
         "  post POST /containers/{id}/start",
@@ -257,11 +258,11 @@ describe("powerstrip: usage errors exit 2 with one line", () => {
   const cases: [string[], string | RegExp][] = [
     [
       [],
-      "a command is required: load, unload, ls, inspect, logs, reload, import, install-docker-plugin (see powerstrip --help)",
+      "a command is required: load, unload, ls, inspect, logs, trace, reload, import, install-docker-plugin (see powerstrip --help)",
     ],
     [
       ["--admin", "unix:///x.sock"],
-      "a command is required: load, unload, ls, inspect, logs, reload, import, install-docker-plugin (see powerstrip --help)",
+      "a command is required: load, unload, ls, inspect, logs, trace, reload, import, install-docker-plugin (see powerstrip --help)",
     ],
     [["lss"], "unknown command 'lss' (Did you mean ls?)"],
     [["ls", "--jsn"], "unknown option '--jsn' (Did you mean --json?)"],

@@ -7,6 +7,7 @@ import { AdminClient, DEFAULT_ADMIN_ADDRESS, type PullProgress } from "./admin-c
 import { defaultDockerPluginPath, installDockerPlugin } from "./docker-plugin.js";
 import { AdminClientError, AdminClientErrorCode, UsageError } from "./errors.js";
 import { formatAdapter, formatAdapterTable } from "./format.js";
+import { formatTraceEvent, watchTrace } from "./trace.js";
 
 /** Where the command writes, and the environment it reads (`POWERSTRIP_ADMIN`). */
 export interface RunIo {
@@ -17,7 +18,7 @@ export interface RunIo {
   now?: () => Date;
   /** Makes the admin client (tests pass options through it). */
   client?: (address: string) => AdminClient;
-  /** Stops `logs --follow` (the command line stops it with Ctrl-C). */
+  /** Stops `logs --follow` and `trace` (the command line stops them with Ctrl-C). */
   signal?: AbortSignal;
   /** The `docker-powerstrip` program to install (default: the one beside the running command). */
   dockerPluginPath?: string;
@@ -25,7 +26,7 @@ export interface RunIo {
 
 export const ExitCode = { Ok: 0, Failed: 1, Usage: 2 } as const;
 
-const COMMANDS = "load, unload, ls, inspect, logs, reload, import, install-docker-plugin";
+const COMMANDS = "load, unload, ls, inspect, logs, trace, reload, import, install-docker-plugin";
 
 /**
  * The `powerstrip` command: parses `argv` (without the node and script paths), talks to the admin
@@ -67,13 +68,25 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
         collect,
       ),
     )
+    .option(
+      "--shadow",
+      "shadow mode: call its hooks but discard their effects; `powerstrip trace` and the metrics show what it would have done",
+    )
+    .option(
+      "--allow-credentials",
+      "send it the clients' Authorization, X-Registry-Auth and X-Registry-Config headers, if it asks for them",
+    )
+    .option(
+      "--allow-docker",
+      "give a loader image (label io.powerstrip.loader=true) the Docker engine's socket, which is control of this host",
+    )
     .option("-q, --quiet", "do not show pull progress")
     .option("--json", "print the loaded adapter as JSON")
     .action(async (image: string | undefined, opts: LoadOptions) => {
       const request = loadRequest(image, opts, io.env);
       const info = await client().load(request, opts.quiet ? undefined : progressPrinter(io.stderr));
       if (opts.json) json(info);
-      else out(`loaded ${describe(info)}\n`);
+      else out(`loaded ${describe(info)}${info.shadow ? " in shadow mode" : ""}${credentialsNote(info)}\n`);
     });
 
   program
@@ -106,6 +119,31 @@ export async function run(argv: readonly string[], io: RunIo): Promise<number> {
         if (opts.json) out(`${JSON.stringify(chunk)}\n`);
         else (chunk.stream === "stderr" ? io.stderr : io.stdout).write(chunk.text);
       });
+    });
+
+  program
+    .command("trace")
+    .description(
+      "watch every hook call live: adapter, stage, decision, duration, what it changed (until Ctrl-C)",
+    )
+    .addOption(new Option("--adapter <name>", "only this adapter's calls, repeatable").argParser(collect))
+    .option("--path <prefix>", "only calls whose path starts with PREFIX, e.g. /containers")
+    .option("--json", "print each event as a JSON line (the TraceEvent schema of @powerstrip/protocol)")
+    .action(async (opts: { adapter?: string[]; path?: string; json?: boolean }) => {
+      if (opts.path !== undefined && !opts.path.startsWith("/")) {
+        throw new UsageError(`--path ${opts.path}: a path starts with /, e.g. --path /containers`);
+      }
+      const address = client().address;
+      await watchTrace(
+        address,
+        {
+          ...(opts.adapter !== undefined ? { adapters: opts.adapter } : {}),
+          ...(opts.path !== undefined ? { path: opts.path } : {}),
+          ...(io.signal !== undefined ? { signal: io.signal } : {}),
+          onOpen: () => io.stderr.write(`tracing hook calls at ${address} (Ctrl-C to stop)\n`),
+        },
+        (event) => out(opts.json ? `${JSON.stringify(event)}\n` : formatTraceEvent(event)),
+      );
     });
 
   program
@@ -202,6 +240,9 @@ interface LoadOptions {
   hook?: string[];
   quiet?: boolean;
   json?: boolean;
+  shadow?: boolean;
+  allowCredentials?: boolean;
+  allowDocker?: boolean;
 }
 
 function buildProgram(out: (text: string) => void): Command {
@@ -224,7 +265,7 @@ function buildProgram(out: (text: string) => void): Command {
       .configureHelp({ sortSubcommands: false })
       .addHelpText(
         "after",
-        `\nExamples:\n  powerstrip load acme/label-injector:1.0 --env LOG_LEVEL=debug\n  powerstrip load --url unix:///run/powerstrip/adapters/labels.sock\n  powerstrip load --legacy --url http://127.0.0.1:8080/v1/extension --name flocker --hook "pre:POST /*/containers/create"\n  powerstrip import adapters.yml --at flocker=http://127.0.0.1:8080/flocker-adapter\n  powerstrip ls\n  powerstrip logs -f label-injector\n  powerstrip reload label-injector\n  powerstrip unload labels\n`,
+        `\nExamples:\n  powerstrip load acme/label-injector:1.0 --env LOG_LEVEL=debug\n  powerstrip load --url unix:///run/powerstrip/adapters/labels.sock\n  powerstrip load --legacy --url http://127.0.0.1:8080/v1/extension --name flocker --hook "pre:POST /*/containers/create"\n  powerstrip import adapters.yml --at flocker=http://127.0.0.1:8080/flocker-adapter\n  powerstrip ls\n  powerstrip logs -f label-injector\n  powerstrip load --shadow acme/deny-privileged:1 && powerstrip trace --adapter deny-privileged\n  powerstrip reload label-injector\n  powerstrip unload labels\n`,
       )
   );
 }
@@ -263,11 +304,19 @@ function loadRequest(
     );
   }
   if (opts.legacy && opts.url === undefined) throw new UsageError("load --legacy needs --url");
+  if (opts.url !== undefined && opts.allowDocker) {
+    throw new UsageError(
+      "--allow-docker is only for image adapters: Powerstrip does not run an adapter loaded by --url",
+    );
+  }
   const request: LoadRequest = image !== undefined ? { image } : { url: opts.url! };
   if (opts.name !== undefined) request.name = opts.name;
   if (opts.env !== undefined) request.env = parseEnv(opts.env, env);
   if (opts.network !== undefined) request.network = opts.network;
   if (opts.priority !== undefined) request.priority = opts.priority;
+  if (opts.shadow) request.shadow = true;
+  if (opts.allowCredentials) request.allowCredentials = true;
+  if (opts.allowDocker) request.allowDocker = true;
   if (opts.legacy) {
     request.legacy = true;
     request.hooks = hooks;
@@ -360,6 +409,14 @@ function collect(value: string, previous: string[] | undefined): string[] {
 function describe(info: AdapterInfo): string {
   const hooks = `${info.hooks.length} ${info.hooks.length === 1 ? "hook" : "hooks"}`;
   return `${info.name} (${info.kind === "legacy" ? `legacy, ${hooks}` : hooks}) from ${info.source}`;
+}
+
+/** What became of the credentials an adapter asks for, when it asks. */
+function credentialsNote(info: AdapterInfo): string {
+  if (info.credentials === "sent") return "; it receives credentials";
+  if (info.credentials === "withheld")
+    return "; it asks for credentials, withheld (load it with --allow-credentials to send them)";
+  return "";
 }
 
 function fail(io: RunIo, message: string, code: number): number {

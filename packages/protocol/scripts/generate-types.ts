@@ -31,6 +31,7 @@ const roots: Record<string, string> = {
   AdapterList: "admin/v1/adapter-list.json",
   LoadRequest: "admin/v1/load-request.json",
   AdminError: "admin/v1/admin-error.json",
+  TraceEvent: "admin/v1/trace-event.json",
 };
 
 const banner = `// Generated from packages/protocol/schemas by \`npm run generate -w @powerstrip/protocol\`. Do not edit:

@@ -77,13 +77,45 @@ export function splitRequestTarget(target: string): {
 }
 
 /**
+ * The path Docker's router sees for a raw request path (its bytes read as latin1, as the proxy
+ * reads heads), without the version prefix. Go's net/http decodes every `%XX` (`%2F` included)
+ * before the router matches, so to the engine `/containers/%63reate` and
+ * `/%76%31.41/containers%2Fcreate` are `/containers/create`. Hooks match this path, so no escape
+ * takes a call past them. Null for a malformed escape: the engine refuses it with 400, routing nothing.
+ */
+export function routedPath(rawPath: string): { path: string; apiVersion: string | null } | null {
+  let decoded = rawPath;
+  if (rawPath.includes("%")) {
+    if (!/^(?:[^%]|%[0-9A-Fa-f]{2})*$/.test(rawPath)) return null;
+    const bytes: number[] = [];
+    for (let i = 0; i < rawPath.length; i++) {
+      const code = rawPath.charCodeAt(i);
+      if (code === 0x25) {
+        bytes.push(Number.parseInt(rawPath.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else if (code <= 0xff) bytes.push(code);
+      else bytes.push(...utf8.encode(rawPath[i]!));
+    }
+    // Bytes that are not UTF-8 become U+FFFD: no literal segment matches them, as none would in Go.
+    decoded = new TextDecoder().decode(new Uint8Array(bytes));
+  }
+  const version = VERSION_PREFIX.exec(decoded);
+  if (version === null || decoded.length === version[0].length) return { path: decoded, apiVersion: null };
+  return { path: decoded.slice(version[0].length), apiVersion: version[1]! };
+}
+
+const utf8 = new TextEncoder();
+
+/**
  * Matches a path written without the version prefix (see splitRequestTarget) against a pattern's
- * path. Returns the `{param}` values, percent-decoded, or null. A trailing slash is not
- * significant; `{param}` and `*` never match an empty segment.
+ * path. Returns the `{param}` values, percent-decoded (unless `decoded` says the path already
+ * is, see routedPath), or null. A trailing slash is not significant; `{param}` and `*` never match
+ * an empty segment.
  */
 export function matchHookPath(
   pattern: Pick<HookPattern, "segments">,
   path: string,
+  options: { decoded?: boolean } = {},
 ): Record<string, string> | null {
   const trimmed = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
   if (!trimmed.startsWith("/")) return null;
@@ -97,7 +129,7 @@ export function matchHookPath(
     } else if (part === "") {
       return null;
     } else if (segment.kind === "param") {
-      params.push([segment.name, safeDecode(part)]);
+      params.push([segment.name, options.decoded ? part : safeDecode(part)]);
     }
   }
   // fromEntries defines own properties: a {__proto__} parameter stays plain data.

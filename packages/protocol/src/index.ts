@@ -1,7 +1,11 @@
 export {
   ADAPTER_ENDPOINTS,
+  CREDENTIAL_HEADERS,
+  EDITABLE_REQUEST_HEADERS,
+  editableRequestHeaderPattern,
   HANDSHAKE_DEFAULTS,
   HOP_BY_HOP_HEADERS,
+  isEditableRequestHeader,
   PROTOCOL_VERSION,
   PROXY_MANAGED_HEADERS,
 } from "./constants.js";
@@ -13,12 +17,15 @@ export type {
   AdapterName,
   AdminError,
   ApiVersion,
-  EditableHeaderName,
+  ClientCertificate,
+  ClientIdentity,
+  EditableRequestHeaderName,
+  EditableResponseHeaderName,
   ErrorReply,
   HandshakeReply,
   HandshakeRequest,
-  HeaderEdits,
   HeaderMap,
+  HeaderValue,
   HookCall,
   HookDeclaration,
   HookMethod,
@@ -58,11 +65,16 @@ export type {
   QueryEdits,
   QueryMap,
   RequestBodyOmitted,
+  RequestHeaderEdits,
   RequestMethod,
   RequestPath,
   ResponseBodyOmitted,
+  ResponseHeaderEdits,
   RewritePath,
   Stage,
+  TraceDropped,
+  TraceEvent,
+  TraceHookCall,
   Warnings,
 } from "./generated/types.js";
 export {
@@ -72,8 +84,10 @@ export {
   type PatternSegment,
   parseHookPath,
   parseHookPattern,
+  routedPath,
   splitRequestTarget,
 } from "./hook-pattern.js";
+export { exceedsJsonDepth, MAX_JSON_DEPTH } from "./json-depth.js";
 export { applyJsonPatch } from "./json-patch.js";
 export { type JsonSchema, type SchemaName, schemas } from "./schemas.js";
 export { compileSchema } from "./validation/user-schemas.js";
@@ -97,5 +111,6 @@ export {
   validateLoadRequest,
   validatePostHookReply,
   validatePreHookReply,
+  validateTraceEvent,
 } from "./validation/validators.js";
 export { buildHeaderMap, buildQueryMap } from "./wire-maps.js";

@@ -2,6 +2,7 @@ import adapterInfo from "../schemas/admin/v1/adapter-info.json" with { type: "js
 import adapterList from "../schemas/admin/v1/adapter-list.json" with { type: "json" };
 import adminError from "../schemas/admin/v1/admin-error.json" with { type: "json" };
 import loadRequest from "../schemas/admin/v1/load-request.json" with { type: "json" };
+import traceEvent from "../schemas/admin/v1/trace-event.json" with { type: "json" };
 import legacyAdaptersFile from "../schemas/v1/adapters-file.json" with { type: "json" };
 import legacyDefinitions from "../schemas/v1/definitions.json" with { type: "json" };
 import legacyPostHookCall from "../schemas/v1/post-hook-call.json" with { type: "json" };
@@ -38,7 +39,8 @@ export type SchemaName =
   | "AdapterInfo"
   | "AdapterList"
   | "LoadRequest"
-  | "AdminError";
+  | "AdminError"
+  | "TraceEvent";
 
 /**
  * Every schema of the protocol, by the name of the type it defines (its `title`). The same files
@@ -63,4 +65,5 @@ export const schemas: Readonly<Record<SchemaName, JsonSchema>> = {
   AdapterList: adapterList,
   LoadRequest: loadRequest,
   AdminError: adminError,
+  TraceEvent: traceEvent,
 };

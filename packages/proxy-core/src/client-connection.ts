@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
+import { type ClientIdentity, identifyClient } from "./client-identity.js";
 import { dockerErrorResponse } from "./docker-error.js";
 import { ProxyError, ProxyErrorCode } from "./errors.js";
-import type { HookedRequest } from "./hooks/hooked-request.js";
+import { addWarnings, carriesWarnings } from "./hooks/client-warnings.js";
+import type { HookedRequest, HookedResponse } from "./hooks/hooked-request.js";
 import {
   hookedRequestFrom,
   hookedResponseFrom,
@@ -27,6 +29,7 @@ import {
   type ResponseHead,
   serializeHead,
 } from "./http/head.js";
+import type { Observers } from "./observe/observer.js";
 import type { UpstreamConnection, UpstreamOwner, UpstreamPool } from "./upstream-pool.js";
 
 /** What a client connection needs from the proxy around it. */
@@ -36,6 +39,8 @@ export interface ConnectionContext {
   /** Largest request or response body read whole for hooks. */
   maxBodyBytes: number;
   onClosed(connection: ClientConnection): void;
+  /** Who watches the data path (trace, metrics, logs); checked by flag before anything is recorded. */
+  observers?: Observers;
 }
 
 /** Where a connection is in its current exchange. */
@@ -82,6 +87,8 @@ export class ClientConnection implements UpstreamOwner {
   /** Bytes read from the client that no step has consumed yet (a partial head, a pipelined request). */
   private pending: Buffer | null = null;
   private clientEnded = false;
+  /** The proxy is shutting down: the exchange in flight is the connection's last. */
+  private draining = false;
 
   // The current exchange.
   private request: RequestHead | null = null;
@@ -98,6 +105,15 @@ export class ClientConnection implements UpstreamOwner {
   private chain: HookChain | null = null;
   private hooked: HookedRequest | null = null;
   private requestId = "";
+  /** Who is connected, for hook calls: worked out on the first hooked call, then kept. */
+  private identity: ClientIdentity | undefined;
+  /** Pre-hook warnings for the client, delivered in the response's `Warnings` where it has one. */
+  private clientWarnings: string[] = [];
+  // What observers are told of the exchange: the status the client got, and byte marks.
+  private status = 0;
+  private bytesInMark = 0;
+  private bytesOutMark = 0;
+  private tunnelObserved = false;
   private collected: { parts: Buffer[]; size: number } | null = null;
   /** A request body held whole (read for hooks), sent right after the head. */
   private heldBody: Buffer | null = null;
@@ -123,6 +139,25 @@ export class ClientConnection implements UpstreamOwner {
 
   destroy(): void {
     this.client.destroy();
+  }
+
+  // ── Draining (shutdown) ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * The proxy is shutting down: an idle connection closes now; one with an exchange in flight
+   * finishes it and then closes (its response says `Connection: close` when it has not started
+   * yet). Tunnels and long streams run on until the proxy cuts them at its bound.
+   */
+  drain(): void {
+    if (this.draining || this.phase === Phase.Closed) return;
+    this.draining = true;
+    if (this.phase === Phase.ReadingHead && this.pending === null) {
+      this.phase = Phase.Closed;
+      this.client.end();
+      this.context.onClosed(this);
+      return;
+    }
+    if (!this.responseStarted) this.closeAfterResponse = true;
   }
 
   // ── Client side ──────────────────────────────────────────────────────────────────────────────
@@ -168,6 +203,10 @@ export class ClientConnection implements UpstreamOwner {
   private onClientClose(): void {
     const wasOpen = this.phase !== Phase.Closed;
     this.phase = Phase.Closed;
+    if (this.tunnelObserved) {
+      this.tunnelObserved = false;
+      this.context.observers!.tunnelClosed(this.bytesSinceMark());
+    }
     if (this.upstream !== null) {
       // A client abort tears the upstream request down with it.
       this.context.pool.discard(this.upstream);
@@ -217,7 +256,7 @@ export class ClientConnection implements UpstreamOwner {
   private startExchange(head: RequestHead, framing: Framing): void {
     this.request = head;
     this.requestBody = trackBody(framing);
-    this.closeAfterResponse = clientWantsClose(head);
+    this.closeAfterResponse = clientWantsClose(head) || this.draining;
     this.upstreamHead = upstreamRequestHead(head);
     this.connectUpstream();
   }
@@ -334,6 +373,7 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     const rest = end === buffered.length ? null : buffered.subarray(end);
+    this.status = head.status;
     const postHooks = this.chain !== null && this.chain.post.length > 0;
     if (head.status === 101) {
       if (postHooks) this.notifyPostHooks(head);
@@ -349,6 +389,11 @@ export class ClientConnection implements UpstreamOwner {
     if (framing.kind === "close" && isHijackedStream(head)) {
       if (postHooks) this.notifyPostHooks(head);
       this.openTunnel(head.raw, rest);
+      return;
+    }
+    if (this.clientWarnings.length > 0 && isOrdinaryResponse(this.chain!.path, head, framing)) {
+      // The warnings go into the JSON answer: it is read whole and re-framed (post-hooks or not).
+      this.startResponseCollect(head, framing, rest);
       return;
     }
     if (postHooks) {
@@ -447,7 +492,9 @@ export class ClientConnection implements UpstreamOwner {
 
   private finish(upstreamReusable = true): void {
     this.releaseUpstream(upstreamReusable);
-    const mustClose = this.closeAfterResponse || this.clientEnded;
+    if (this.context.observers?.exchanges) this.recordExchange();
+    this.clientWarnings = [];
+    const mustClose = this.closeAfterResponse || this.clientEnded || this.draining;
     this.request = null;
     this.requestBody = null;
     this.responseBody = null;
@@ -477,7 +524,7 @@ export class ClientConnection implements UpstreamOwner {
     this.hooked = hookedRequestFrom(head, chain);
     this.requestId = randomUUID();
     this.requestBody = trackBody(framing);
-    this.closeAfterResponse = clientWantsClose(head);
+    this.closeAfterResponse = clientWantsClose(head) || this.draining;
     const plan = planRequestBody(framing, head, chain);
     if (plan.kind === "stream") this.hooked.bodyOmitted = plan.omitted;
     if (plan.kind !== "collect") {
@@ -541,12 +588,15 @@ export class ClientConnection implements UpstreamOwner {
     this.phase = Phase.RunningHooks;
     const hooked = this.hooked!;
     const chain = this.chain!;
-    runPreHooks(chain.pre, hooked, { requestId: this.requestId, registry: this.context.hooks }).then(
+    runPreHooks(chain.pre, hooked, this.chainContext()).then(
       (outcome) => {
         if (this.phase === Phase.Closed) return;
         if (outcome.kind === "deny") {
           this.answerDenied(outcome.status, outcome.message);
           return;
+        }
+        if (outcome.warnings.length > 0 && carriesWarnings(hooked.method, hooked.path)) {
+          this.clientWarnings = outcome.warnings;
         }
         this.prepareHookedRequest();
         this.connectUpstream();
@@ -580,6 +630,7 @@ export class ClientConnection implements UpstreamOwner {
 
   /** A pre-hook said no: the client gets Docker's error shape with the adapter's status and message. */
   private answerDenied(status: number, message: string): void {
+    this.status = status;
     const close = this.closeAfterResponse || this.clientEnded || !this.requestBody!.done;
     this.client.write(dockerErrorResponse(status, message, { close, headRequest: this.isHeadRequest() }));
     this.responseStarted = true;
@@ -592,10 +643,12 @@ export class ClientConnection implements UpstreamOwner {
    * the head only and observe; they cannot hold the response up.
    */
   private notifyPostHooks(head: ResponseHead, streamed = true): void {
-    void runPostHooks(this.chain!.post, this.hooked!, hookedResponseFrom(head, streamed, !streamed), {
-      requestId: this.requestId,
-      registry: this.context.hooks,
-    });
+    void runPostHooks(
+      this.chain!.post,
+      this.hooked!,
+      hookedResponseFrom(head, streamed, !streamed),
+      this.chainContext(),
+    );
   }
 
   private startResponseCollect(head: ResponseHead, framing: Framing, rest: Buffer | null): void {
@@ -639,12 +692,11 @@ export class ClientConnection implements UpstreamOwner {
     const payload = Buffer.concat(collect.payload);
     response.body = parseJsonBody(payload);
     if (response.body === undefined && payload.length > 0) response.bodyOmitted = "binary";
-    runPostHooks(this.chain!.post, this.hooked!, response, {
-      requestId: this.requestId,
-      registry: this.context.hooks,
-    }).then(
+    runPostHooks(this.chain!.post, this.hooked!, response, this.chainContext()).then(
       (result) => {
         if (this.phase === Phase.Closed) return;
+        this.deliverWarnings(result);
+        this.status = result.status;
         if (!this.requestBody!.done) this.closeAfterResponse = true;
         this.responseStarted = true;
         if (result.changed) {
@@ -678,6 +730,11 @@ export class ClientConnection implements UpstreamOwner {
   private openTunnel(responseHead: Buffer, upstreamRest: Buffer | null): void {
     this.phase = Phase.Tunnel;
     this.responseStarted = true;
+    if (this.context.observers?.exchanges) {
+      this.recordExchange();
+      this.context.observers.tunnelOpened();
+      this.tunnelObserved = true;
+    }
     const upstream = this.upstream!.socket;
     this.client.write(responseHead);
     if (upstreamRest !== null) this.client.write(upstreamRest);
@@ -688,6 +745,46 @@ export class ClientConnection implements UpstreamOwner {
     }
     if (this.clientEnded) upstream.end();
     this.client.resume();
+  }
+
+  // ── Observing ───────────────────────────────────────────────────────────────────────────────
+
+  /** What every hook call of this request shares: its id (in the call, the trace and the logs). */
+  private chainContext() {
+    // A client already gone cannot be identified any more: its hook calls carry no `client`.
+    if (this.identity === undefined && !this.client.destroyed) this.identity = identifyClient(this.client);
+    return {
+      requestId: this.requestId,
+      registry: this.context.hooks,
+      observers: this.context.observers,
+      client: this.identity,
+    };
+  }
+
+  /** Pre- and post-hook warnings into the client's answer, where Docker's answer has `Warnings`. */
+  private deliverWarnings(response: HookedResponse): void {
+    const hooked = this.hooked!;
+    if (!carriesWarnings(hooked.method, hooked.path)) return;
+    addWarnings(response, [...this.clientWarnings, ...(response.warnings ?? [])]);
+  }
+
+  /** Bytes both ways since the last mark: the socket's own counters, so nothing is counted per chunk. */
+  private bytesSinceMark(): { bytesIn: number; bytesOut: number } {
+    const bytesIn = this.client.bytesRead - this.bytesInMark;
+    const bytesOut = this.client.bytesWritten - this.bytesOutMark;
+    this.bytesInMark = this.client.bytesRead;
+    this.bytesOutMark = this.client.bytesWritten;
+    return { bytesIn, bytesOut };
+  }
+
+  private recordExchange(): void {
+    this.context.observers!.exchange({
+      method: this.request?.method ?? "",
+      status: this.status,
+      hooked: this.chain !== null,
+      ...this.bytesSinceMark(),
+    });
+    this.status = 0;
   }
 
   // ── Shared pieces ───────────────────────────────────────────────────────────────────────────
@@ -735,6 +832,7 @@ export class ClientConnection implements UpstreamOwner {
       error instanceof ProxyError
         ? error
         : new ProxyError(ProxyErrorCode.UpstreamFailed, String(error), { cause: error });
+    this.status = proxyError.status;
     // Unread request body bytes would be mistaken for a next request: close unless there are none.
     const close =
       this.closeAfterResponse ||

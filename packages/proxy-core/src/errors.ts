@@ -10,6 +10,7 @@ export const ProxyErrorCode = {
   InvalidAddress: "INVALID_ADDRESS",
   InsecureListen: "INSECURE_LISTEN",
   AddressInUse: "ADDRESS_IN_USE",
+  InvalidTls: "INVALID_TLS",
 } as const;
 export type ProxyErrorCode = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
 
@@ -25,6 +26,7 @@ const statusByCode: Record<ProxyErrorCode, number> = {
   INVALID_ADDRESS: 500,
   INSECURE_LISTEN: 500,
   ADDRESS_IN_USE: 500,
+  INVALID_TLS: 500,
 };
 
 export class ProxyError extends Error {

@@ -1,13 +1,17 @@
 import { chmod, chown, lstat, mkdir, readFile, unlink } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { type Address, formatAddress, isLoopbackHost } from "./addresses.js";
+import { markTcpClient } from "./client-identity.js";
 import { ProxyError, ProxyErrorCode } from "./errors.js";
+import { createTlsServer, type TlsListenOptions, verifiesClients } from "./tls.js";
 
 export interface ListenOptions {
   /** Permission bits of unix sockets; 0o660 lets the owning group in, like docker.sock. */
   socketMode: number;
   /** Group owning unix sockets: a name or gid; undefined keeps the process's group. */
   socketGroup: string | number | undefined;
+  /** TLS for every tcp:// listener (unix sockets are unaffected). With a CA, clients must present a certificate it issued. */
+  tls?: TlsListenOptions;
 }
 
 /** A listening socket and how to take it down again. */
@@ -21,19 +25,46 @@ export async function listen(
   options: ListenOptions,
   onConnection: (socket: Socket) => void,
 ): Promise<Listener> {
-  const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, onConnection);
-  if (address.kind === "unix") return listenUnix(server, address.path, options);
-  return listenTcp(server, address.host, address.port);
+  if (address.kind === "unix") {
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: false }, onConnection);
+    return listenUnix(server, address.path, options);
+  }
+  checkTcpExposure(address.host, address.port, options.tls);
+  const onTcpConnection = (socket: Socket) => {
+    markTcpClient(socket);
+    onConnection(socket);
+  };
+  if (options.tls === undefined) {
+    const server = createServer(
+      { allowHalfOpen: true, noDelay: true, pauseOnConnect: false },
+      onTcpConnection,
+    );
+    return listenTcp(server, address.host, address.port);
+  }
+  const tls = createTlsServer(options.tls, onTcpConnection);
+  return listenTcp(tls.server, address.host, address.port, tls.dropHandshakes);
 }
 
-async function listenTcp(server: Server, host: string, port: number): Promise<Listener> {
-  if (!isLoopbackHost(host)) {
-    // Whoever reaches the Docker API owns the host: plain TCP stays on loopback.
-    throw new ProxyError(
-      ProxyErrorCode.InsecureListen,
-      `refusing to listen on tcp://${host}:${port} without TLS client verification; plain TCP is allowed on loopback only (127.0.0.1, ::1)`,
-    );
-  }
+/**
+ * Whoever reaches the Docker API owns the host: a TCP listener beyond loopback must verify its
+ * clients' certificates (`--tlsverify`). Plain TCP, or TLS without a CA, stays on loopback.
+ */
+function checkTcpExposure(host: string, port: number, tls: TlsListenOptions | undefined): void {
+  if (isLoopbackHost(host) || (tls !== undefined && verifiesClients(tls))) return;
+  const what =
+    tls === undefined ? "without TLS client verification" : "with TLS but without client verification";
+  throw new ProxyError(
+    ProxyErrorCode.InsecureListen,
+    `refusing to listen on tcp://${host}:${port} ${what} (--tlsverify --tlscacert CA); plain TCP is allowed on loopback only (127.0.0.1, ::1)`,
+  );
+}
+
+async function listenTcp(
+  server: Server,
+  host: string,
+  port: number,
+  beforeClose: () => void = () => {},
+): Promise<Listener> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port }, () => {
@@ -45,7 +76,11 @@ async function listenTcp(server: Server, host: string, port: number): Promise<Li
   const actualPort = typeof bound === "object" && bound !== null ? bound.port : port;
   return {
     address: formatAddress({ kind: "tcp", host, port: actualPort }),
-    close: () => closeServer(server),
+    close: () => {
+      const closed = closeServer(server);
+      beforeClose();
+      return closed;
+    },
   };
 }
 

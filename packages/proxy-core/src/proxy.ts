@@ -1,11 +1,17 @@
 import { type Address, parseAddress } from "./addresses.js";
 import { ClientConnection } from "./client-connection.js";
+import { ConnectionSet, type DrainResult } from "./connection-set.js";
 import { HookRegistry } from "./hooks/registry.js";
-import { defaultSocketGroup, type Listener, listen } from "./listeners.js";
+import { defaultSocketGroup, type Listener, type ListenOptions, listen } from "./listeners.js";
+import { Observers } from "./observe/observer.js";
+import type { TlsListenOptions } from "./tls.js";
 import { UpstreamPool } from "./upstream-pool.js";
 
 export interface ProxyOptions {
-  /** Where clients connect: `unix:///path.sock` or `tcp://127.0.0.1:PORT` (loopback only). */
+  /**
+   * Where clients connect: `unix:///path.sock` or `tcp://HOST:PORT` (loopback only, unless `tls`
+   * verifies client certificates).
+   */
   listen: string[];
   /** The Docker engine: `unix:///var/run/docker.sock` or `tcp://…`. */
   docker: string;
@@ -13,6 +19,8 @@ export interface ProxyOptions {
   socketMode?: number;
   /** Group of unix sockets (default `docker` when it exists). */
   socketGroup?: string | number;
+  /** TLS on every tcp:// listener, like `dockerd --tlsverify`; see TlsListenOptions. */
+  tls?: TlsListenOptions;
   /** Idle keep-alive connections kept to the engine (default 64). */
   maxIdleUpstream?: number;
   /** Largest body read whole for hooks, requests and responses alike (default 16 MiB). */
@@ -26,32 +34,44 @@ export interface RunningProxy {
   readonly addresses: string[];
   /** The live hooks: the control path registers and unregisters adapters here. */
   readonly hooks: HookRegistry;
+  /** Where trace, metrics and logs watch the data path: `observers.add(observer)`. */
+  readonly observers: Observers;
   /** Stops listening, cuts open connections and removes the socket files. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown: stops listening (the socket files go at once, so new clients are refused
+   * rather than left waiting), closes idle connections, lets exchanges in flight finish (hooks
+   * included), then closes. Whatever is still open after `timeoutMs` — tunnels, follow streams,
+   * slow calls — is cut. Then as close().
+   */
+  drain(timeoutMs: number): Promise<DrainResult>;
 }
 
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const listenAddresses: Address[] = options.listen.map(parseAddress);
   const upstream = parseAddress(options.docker);
   const pool = new UpstreamPool(upstream, { maxIdle: options.maxIdleUpstream ?? 64 });
-  const connections = new Set<ClientConnection>();
+  const connections = new ConnectionSet();
   const hooks = new HookRegistry();
+  const observers = new Observers();
   const context = {
     pool,
     hooks,
+    observers,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    onClosed: (connection: ClientConnection) => connections.delete(connection),
+    onClosed: (connection: ClientConnection) => connections.closed(connection),
   };
-  const listenOptions = {
+  const listenOptions: ListenOptions = {
     socketMode: options.socketMode ?? 0o660,
     socketGroup: options.socketGroup ?? (await defaultSocketGroup()),
   };
+  if (options.tls !== undefined) listenOptions.tls = options.tls;
   const listeners: Listener[] = [];
   try {
     for (const address of listenAddresses) {
       listeners.push(
         await listen(address, listenOptions, (socket) => {
-          connections.add(new ClientConnection(socket, context));
+          connections.add(socket, new ClientConnection(socket, context));
         }),
       );
     }
@@ -60,16 +80,32 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     pool.destroy();
     throw error;
   }
+  let closing: Promise<unknown> | null = null;
+  const stopListening = () => {
+    closing ??= Promise.all(listeners.map((l) => l.close()));
+    return closing;
+  };
+  const release = () => {
+    pool.destroy();
+    for (const adapter of hooks.list()) adapter.transport.close();
+  };
   return {
     addresses: listeners.map((l) => l.address),
     hooks,
+    observers,
     async close() {
-      const closing = Promise.all(listeners.map((l) => l.close()));
-      for (const connection of connections) connection.destroy();
-      connections.clear();
-      pool.destroy();
-      for (const adapter of hooks.list()) adapter.transport.close();
-      await closing;
+      const stopped = stopListening();
+      connections.destroyAll();
+      release();
+      await stopped;
+    },
+    async drain(timeoutMs: number) {
+      const stopped = stopListening();
+      // Adapters and the engine stay reachable meanwhile: the calls in flight still need them.
+      const result = await connections.drain(timeoutMs);
+      release();
+      await stopped;
+      return result;
     },
   };
 }

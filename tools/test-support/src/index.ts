@@ -1,3 +1,4 @@
+export { type CertFiles, makeTestCertificates, type TestCertificates } from "./certs.js";
 export { removeLabelled } from "./cleanup.js";
 export {
   type CliOptions,

@@ -1,6 +1,13 @@
+import type { ClientIdentity } from "@powerstrip/adapter-sdk";
 import { callPreHook, handshake } from "@powerstrip/adapter-sdk/testing";
 import { describe, expect, it } from "vitest";
-import { isAllowedHostPath, normalizeHostPath, parseAllowedBindPrefixes, policy } from "./adapter.js";
+import {
+  isAllowedHostPath,
+  normalizeHostPath,
+  parseAllowedBindPrefixes,
+  parsePrivilegedClients,
+  policy,
+} from "./adapter.js";
 
 const NO_BINDS = "no host path may be bind-mounted here; use a named volume (-v NAME:/path) instead";
 
@@ -238,5 +245,58 @@ describe("policy: volumes", () => {
     await expect(
       volumeCreate({ Name: "disk", DriverOpts: { type: "ext4", device: "/dev/sda1" } }),
     ).resolves.toMatchObject({ action: "deny", message: expect.stringContaining("/dev/sda1") });
+  });
+});
+
+describe("PRIVILEGED_CLIENTS: privileged containers for named TLS clients", () => {
+  const privileged = { Image: "debian", HostConfig: { Privileged: true } };
+  const tlsClient = (commonName: string): ClientIdentity => ({
+    transport: "tls",
+    address: "127.0.0.1:50000",
+    certificate: {
+      commonName,
+      subject: `CN=${commonName},O=ops`,
+      issuer: "CN=ops-ca",
+      fingerprint256: Array.from({ length: 32 }, () => "AB").join(":"),
+    },
+  });
+  const asClient = (client: ClientIdentity | undefined, body: unknown = privileged) =>
+    callPreHook(policy({ privilegedClients: ["admin"] }), {
+      method: "POST",
+      path: "/v1.41/containers/create",
+      body,
+      ...(client ? { client } : {}),
+    });
+
+  it("reads comma-separated common names", () => {
+    expect(parsePrivilegedClients(undefined)).toEqual([]);
+    expect(parsePrivilegedClients(" admin, ops-bot ,,")).toEqual(["admin", "ops-bot"]);
+  });
+
+  it("lets the holder of a listed certificate create a privileged container", async () => {
+    await expect(asClient(tlsClient("admin"))).resolves.toEqual({ action: "allow" });
+  });
+
+  it("denies everyone else: another CN, a unix or TCP client, a proxy that does not say", async () => {
+    for (const client of [
+      tlsClient("alice"),
+      { transport: "unix", uid: 0, gid: 0, pid: 1 } as const,
+      { transport: "tcp", address: "127.0.0.1:1" } as const,
+      undefined,
+    ]) {
+      await expect(asClient(client)).resolves.toMatchObject({
+        action: "deny",
+        message: "policy: privileged containers are not allowed",
+      });
+    }
+  });
+
+  it("still checks the rest of the request for the listed client", async () => {
+    const body = { ...privileged, HostConfig: { Privileged: true, Binds: ["/etc:/x"] } };
+    await expect(asClient(tlsClient("admin"), body)).resolves.toEqual({
+      action: "deny",
+      status: 403,
+      message: `policy: bind mount of host path /etc is not allowed: ${NO_BINDS}`,
+    });
   });
 });

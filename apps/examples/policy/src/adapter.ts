@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { type Adapter, defineAdapter } from "@powerstrip/adapter-sdk";
+import { type Adapter, type ClientIdentity, defineAdapter } from "@powerstrip/adapter-sdk";
 
 export interface PolicyOptions {
   /**
@@ -7,6 +7,25 @@ export interface PolicyOptions {
    * Empty: no host path may be bind-mounted; named volumes are always fine.
    */
   allowedBindPrefixes?: readonly string[];
+  /**
+   * Common names of TLS client certificates whose holders may create privileged containers
+   * (the proxy verified the certificate against its --tlscacert). Empty: nobody may.
+   */
+  privilegedClients?: readonly string[];
+}
+
+/** Parses `PRIVILEGED_CLIENTS`: certificate common names separated by commas. Unset allows none. */
+export function parsePrivilegedClients(text: string | undefined): string[] {
+  return (text ?? "")
+    .split(",")
+    .map((name) => name.trim())
+    .filter(Boolean);
+}
+
+/** Whether the caller presented a verified TLS client certificate with one of `names` as its CN. */
+export function isPrivilegedClient(client: ClientIdentity | undefined, names: readonly string[]): boolean {
+  const commonName = client?.transport === "tls" ? client.certificate?.commonName : undefined;
+  return commonName !== undefined && names.includes(commonName);
 }
 
 /**
@@ -41,13 +60,18 @@ export function isAllowedHostPath(hostPath: string, prefixes: readonly string[])
 
 /**
  * What a container-create body asks for that the policy refuses, one human-readable line each
- * (empty: allowed). Checks HostConfig.Privileged, HostConfig.Binds and HostConfig.Mounts.
+ * (empty: allowed). Checks HostConfig.Privileged (unless `allowPrivileged`), HostConfig.Binds and
+ * HostConfig.Mounts.
  */
-export function createViolations(body: unknown, prefixes: readonly string[]): string[] {
+export function createViolations(
+  body: unknown,
+  prefixes: readonly string[],
+  allowPrivileged = false,
+): string[] {
   const problems: string[] = [];
   const mounts: HostMount[] = [];
   for (const hostConfig of fields(body, "HostConfig")) {
-    if (fields(hostConfig, "Privileged").some((value) => value === true)) {
+    if (!allowPrivileged && fields(hostConfig, "Privileged").some((value) => value === true)) {
       problems.push("privileged containers are not allowed");
     }
     for (const binds of fields(hostConfig, "Binds")) mounts.push(...bindsMounts(binds));
@@ -191,6 +215,7 @@ function unseen(adapterName: string, bodyOmitted: string | undefined): string {
  */
 export function policy(options: PolicyOptions = {}): Adapter {
   const prefixes = (options.allowedBindPrefixes ?? []).map(normalizeHostPath);
+  const privilegedClients = options.privilegedClients ?? [];
   return defineAdapter({
     name: "policy",
     version: "0.1.0",
@@ -202,7 +227,8 @@ export function policy(options: PolicyOptions = {}): Adapter {
       "POST /containers/create": {
         pre(ctx) {
           if (!isObject(ctx.body)) return ctx.deny(403, unseen(ctx.adapter, ctx.bodyOmitted));
-          const problems = createViolations(ctx.body, prefixes);
+          const allowPrivileged = isPrivilegedClient(ctx.client, privilegedClients);
+          const problems = createViolations(ctx.body, prefixes, allowPrivileged);
           if (problems.length > 0) return ctx.deny(403, `${ctx.adapter}: ${problems.join("; ")}`);
         },
       },
@@ -219,7 +245,8 @@ export function policy(options: PolicyOptions = {}): Adapter {
   });
 }
 
-/** The adapter as main.ts serves it: the allowlist from `ALLOWED_BIND_PREFIXES`. */
+/** The adapter as main.ts serves it: the allowlists from `ALLOWED_BIND_PREFIXES` and `PRIVILEGED_CLIENTS`. */
 export const adapter: Adapter = policy({
   allowedBindPrefixes: parseAllowedBindPrefixes(process.env.ALLOWED_BIND_PREFIXES),
+  privilegedClients: parsePrivilegedClients(process.env.PRIVILEGED_CLIENTS),
 });

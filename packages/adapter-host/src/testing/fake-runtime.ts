@@ -8,6 +8,7 @@ import {
   type AdapterRuntime,
   type ContainerSpec,
   type ContainerState,
+  dockerNotAllowed,
   type EventSubscription,
   type LogChunk,
   type LogOptions,
@@ -27,6 +28,8 @@ export interface FakeImage {
   /** The name it declares when not given one. */
   declares?: string;
   hooks?: { method: string; path: string; stage: "pre" | "post" }[];
+  /** Labelled io.powerstrip.loader=true: refused unless the spec allows it the engine socket. */
+  loader?: boolean;
 }
 
 interface FakeContainer {
@@ -82,6 +85,7 @@ export class FakeRuntime implements AdapterRuntime {
     }
     const image = this.local.get(spec.image);
     if (image === undefined) throw new Error(`no such image ${spec.image} (ensureImage first)`);
+    if (image.loader && spec.allowDocker !== true) throw dockerNotAllowed(spec.image);
     const id = randomBytes(32).toString("hex");
     const container: FakeContainer = {
       spec,

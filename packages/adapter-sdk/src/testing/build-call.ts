@@ -1,6 +1,7 @@
 import {
   buildHeaderMap,
   buildQueryMap,
+  CREDENTIAL_HEADERS,
   type HookCall,
   type HookRequest,
   type HookResponse,
@@ -68,6 +69,7 @@ export function buildHookCall(
   request: TestRequest,
   response: TestResponse | undefined,
   requestId = "test-request",
+  credentials = false,
 ): HookCall {
   const call: HookCall = {
     version: "2",
@@ -75,13 +77,14 @@ export function buildHookCall(
     adapter: name,
     stage: hook.stage,
     hook: hook.key,
-    request: buildRequest(hook, request),
+    request: buildRequest(hook, request, credentials),
   };
   if (hook.stage === "post") call.response = buildResponse(hook, response ?? {});
   return call;
 }
 
-function buildRequest(hook: DeclaredHook, input: TestRequest): HookRequest {
+/** As the proxy does, credential headers are left out unless the adapter declares `credentials`. */
+function buildRequest(hook: DeclaredHook, input: TestRequest, credentials: boolean): HookRequest {
   const { path, apiVersion, query } = splitRequestTarget(input.path);
   const request: HookRequest = {
     method: input.method.toUpperCase(),
@@ -91,6 +94,7 @@ function buildRequest(hook: DeclaredHook, input: TestRequest): HookRequest {
     query: { ...buildQueryMap(query), ...normalizeQuery(input.query ?? {}) },
     headers: headersFor(input.headers, input.body),
   };
+  if (!credentials) for (const header of CREDENTIAL_HEADERS) delete request.headers[header];
   return withBody(request, hook, input.body, input.bodyOmitted);
 }
 

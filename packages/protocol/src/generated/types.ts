@@ -68,11 +68,15 @@ export type JsonPointer = string;
  */
 export type JsonPatch = JsonPatchOperation[];
 /**
- * a lower-case header name the proxy lets adapters edit
+ * a header value of visible ASCII, spaces, tabs and U+0080-U+00FF (sent as single bytes); no CR, LF, NUL or other control character
  */
-export type EditableHeaderName = string;
+export type HeaderValue = string;
 /**
- * a path starting with '/', without the /vX.Y prefix, '//', '..' segments, '?', '#' or whitespace
+ * a request header adapters may edit: content-type, user-agent or x-meta-*; authorization, x-registry-auth and x-registry-config only by an adapter that receives credentials (it declares credentials and the operator allowed it)
+ */
+export type EditableRequestHeaderName = string;
+/**
+ * a path starting with '/', of RFC 3986 path characters (letters, digits, -._~!$&'()*+,;=:@/ and %XX escapes), without the /vX.Y prefix, '//', or '.' and '..' segments (escaped or not)
  */
 export type RewritePath = string;
 /**
@@ -80,9 +84,17 @@ export type RewritePath = string;
  */
 export type PostHookReply = PostHookPass | PostHookRewrite;
 /**
+ * a lower-case response header name other than the ones the proxy manages (host, content-length, transfer-encoding, connection, keep-alive, proxy-connection, te, trailer, upgrade)
+ */
+export type EditableResponseHeaderName = string;
+/**
  * Every adapter, in the order their pre-hooks run (GET /adapters, `powerstrip ls --json`).
  */
 export type AdapterList = AdapterInfo[];
+/**
+ * One message of the live trace (GET /trace on the admin API, a WebSocket; `powerstrip trace --json` prints one per line): a hook call, or a notice that events were dropped because the watcher read too slowly.
+ */
+export type TraceEvent = TraceHookCall | TraceDropped;
 
 /**
  * Every message and resource of the protocol, by name.
@@ -104,6 +116,7 @@ export interface ProtocolMessages {
   AdapterList: AdapterList;
   LoadRequest: LoadRequest;
   AdminError: AdminError;
+  TraceEvent: TraceEvent;
 }
 /**
  * POST /powerstrip/handshake, proxy → adapter: sent when the adapter is loaded and again whenever the proxy restarts. The adapter picks one of the offered versions or refuses with HTTP 400 and an ErrorReply.
@@ -162,7 +175,7 @@ export interface HandshakeReply {
    */
   hooks: HookDeclaration[];
   /**
-   * true when the adapter needs the client's X-Registry-Auth, X-Registry-Config and Authorization headers. They are sent only if the operator also allows it (`powerstrip load --allow-credentials`); otherwise they are left out of every hook call.
+   * true when the adapter needs the client's X-Registry-Auth, X-Registry-Config and Authorization headers, to read them or to replace them in a rewrite. They are sent (and editable) only if the operator also allows it (`powerstrip load --allow-credentials`); otherwise they are left out of every hook call and a rewrite naming one is a failure.
    */
   credentials?: boolean;
   /**
@@ -293,14 +306,14 @@ export interface PreHookDeny {
   warnings?: Warnings;
 }
 /**
- * Change the request before the next hook and Docker see it. body replaces the JSON body; patch is an RFC 6902 JSON Patch applied to it (only when the call carried the body); query and headers are edits; path replaces the path (the proxy keeps the client's /vX.Y prefix).
+ * Change the request before the next hook and Docker see it. body replaces the JSON body; patch is an RFC 6902 JSON Patch applied to it (only when the call carried the body); query and headers are edits; path replaces the path (the proxy keeps the client's /vX.Y prefix). Nothing else can change: the request goes to the same engine, with the same method.
  */
 export interface PreHookRewrite {
   action: "rewrite";
   body?: unknown;
   patch?: JsonPatch;
   query?: QueryEdits;
-  headers?: HeaderEdits;
+  headers?: RequestHeaderEdits;
   path?: RewritePath;
   warnings?: Warnings;
 }
@@ -343,16 +356,13 @@ export interface QueryEdits {
   remove?: string[];
 }
 /**
- * Header edits: remove applies first, then set (which replaces every value of the header). Names are lower-case; hop-by-hop and framing headers (host, content-length, transfer-encoding, connection, keep-alive, proxy-connection, te, trailer, upgrade) are managed by the proxy and cannot be edited.
+ * Request header edits: remove applies first, then set (which replaces every value of the header). Only the headers of editableRequestHeaderName can be named: a rewrite cannot point the engine elsewhere, claim another client or change the framing.
  */
-export interface HeaderEdits {
+export interface RequestHeaderEdits {
   set?: {
-    /**
-     * a header value without CR, LF or NUL
-     */
-    [k: string]: string;
+    [k: string]: HeaderValue;
   };
-  remove?: EditableHeaderName[];
+  remove?: EditableRequestHeaderName[];
 }
 /**
  * Pass the response on unchanged.
@@ -367,10 +377,19 @@ export interface PostHookPass {
 export interface PostHookRewrite {
   action: "rewrite";
   status?: HttpStatus;
-  headers?: HeaderEdits;
+  headers?: ResponseHeaderEdits;
   body?: unknown;
   patch?: JsonPatch;
   warnings?: Warnings;
+}
+/**
+ * Response header edits: remove applies first, then set (which replaces every value of the header). The framing headers are the proxy's: it sets them for the body it sends.
+ */
+export interface ResponseHeaderEdits {
+  set?: {
+    [k: string]: HeaderValue;
+  };
+  remove?: EditableResponseHeaderName[];
 }
 /**
  * Docker's error body: what an adapter answers with a non-200 status (e.g. 400 to refuse a handshake), and what a denied client receives.
@@ -568,7 +587,7 @@ export interface LoadRequest {
    */
   allowCredentials?: boolean;
   /**
-   * The operator allows a loader image (label io.powerstrip.loader=true) to be given the Docker engine socket.
+   * The operator allows a loader image (label io.powerstrip.loader=true) to be given the Docker engine socket. Without it a loader image is refused (code NOT_ALLOWED); other images ignore it. Only for image adapters.
    */
   allowDocker?: boolean;
 }
@@ -581,4 +600,81 @@ export interface AdminError {
    * e.g. NOT_FOUND, ALREADY_LOADED, HANDSHAKE_FAILED
    */
   code: string;
+}
+/**
+ * One call of one hook, once it is over.
+ */
+export interface TraceHookCall {
+  type: "hook";
+  /**
+   * When the call started.
+   */
+  time: string;
+  /**
+   * The client request's id: the same in the hook call the adapter received and in the proxy's log lines.
+   */
+  requestId: string;
+  adapter: AdapterName;
+  stage: Stage;
+  /**
+   * The pattern that matched, as declared (legacy adapters keep their globs).
+   */
+  hook: string;
+  method: string;
+  /**
+   * The request path as the hook saw it, without the /vX.Y prefix or query.
+   */
+  path: string;
+  /**
+   * How long the adapter took to answer (or to fail).
+   */
+  durationMs: number;
+  /**
+   * allow / rewrite / deny (pre), pass / rewrite (post); failed: the failure policy failed the call closed; ignored-failure: it failed and was skipped (policy ignore, a streamed response, or shadow mode); would-deny / would-rewrite / would-fail: a shadow adapter's reply, not applied.
+   */
+  decision:
+    | "allow"
+    | "rewrite"
+    | "deny"
+    | "pass"
+    | "failed"
+    | "ignored-failure"
+    | "would-deny"
+    | "would-rewrite"
+    | "would-fail";
+  /**
+   * The adapter is loaded in shadow mode: nothing it said took effect.
+   */
+  shadow: boolean;
+  /**
+   * deny / would-deny: the status the client got (or would have got); failed: the status of the error the client got.
+   */
+  status?: number;
+  /**
+   * deny / would-deny / failed: the message the client got (or would have got).
+   */
+  message?: string;
+  /**
+   * failed / ignored-failure / would-fail: what went wrong with the adapter.
+   */
+  failure?: {
+    kind: "timeout" | "unreachable" | "bad-status" | "not-json" | "invalid-reply" | "too-large";
+    message: string;
+  };
+  /**
+   * Warnings the adapter returned.
+   */
+  warnings?: string[];
+  /**
+   * What the hook changed (or, shadow, would have changed), one line each: `body /HostConfig/Privileged: true → false`, `body +/Labels/team: "a"`, `body -/Env`, `query +all=1`, `query -filters`, `header +x-team: a`, `header -x-foo`, `path /a → /b`, `method GET → POST`, `status 200 → 403`.
+   */
+  changes?: string[];
+}
+/**
+ * Events left out since the last message because this watcher did not read them fast enough (the proxy never waits for a watcher).
+ */
+export interface TraceDropped {
+  type: "dropped";
+  time: string;
+  dropped: number;
 }

@@ -27,6 +27,7 @@ const validatorFor: Record<string, validators.Validator<unknown>> = {
   "admin/v1/adapter-list": validators.validateAdapterList,
   "admin/v1/load-request": validators.validateLoadRequest,
   "admin/v1/admin-error": validators.validateAdminError,
+  "admin/v1/trace-event": validators.validateTraceEvent,
 };
 
 const examples = listExamples();

@@ -16,6 +16,7 @@ import type {
   LoadRequest,
   PostHookReply,
   PreHookReply,
+  TraceEvent,
 } from "../generated/types.js";
 import type { SchemaName } from "../schemas.js";
 import { compile } from "./ajv.js";
@@ -54,6 +55,7 @@ export const validateAdapterInfo = validator<AdapterInfo>("AdapterInfo");
 export const validateAdapterList = validator<AdapterList>("AdapterList");
 export const validateLoadRequest = validator<LoadRequest>("LoadRequest");
 export const validateAdminError = validator<AdminError>("AdminError");
+export const validateTraceEvent = validator<TraceEvent>("TraceEvent");
 
 /** Returns the value, or throws ProtocolError INVALID_MESSAGE listing the problems, e.g. `hook reply: ...`. */
 export function assertValid<T>(result: ValidationResult<T>, what: string): T {

@@ -164,21 +164,21 @@ describe("pre-hooks", () => {
         action: "rewrite",
         patch: [{ op: "add", path: "/Env", value: ["A=1"] }],
         query: { set: { name: "renamed" } },
-        headers: { set: { "x-added": "1" }, remove: ["x-removed"] },
+        headers: { set: { "x-meta-added": "1" }, remove: ["x-meta-removed"] },
       }),
     });
     client.write(
       post("/containers/create?name=orig", { Image: "i" }).replace(
         "Host: d\r\n",
-        "Host: d\r\nX-Removed: 1\r\n",
+        "Host: d\r\nX-Meta-Removed: 1\r\n",
       ),
     );
     const answer = await answerOf(client);
     expect(answer.body).toEqual({});
     expect(JSON.parse(seen[0]!.body)).toEqual({ Image: "i", Env: ["A=1"] });
     expect(seen[0]!.head).toMatch(/^POST \/containers\/create\?name=renamed /);
-    expect(seen[0]!.head).toContain("x-added: 1\r\n");
-    expect(seen[0]!.head).not.toContain("X-Removed");
+    expect(seen[0]!.head).toContain("x-meta-added: 1\r\n");
+    expect(seen[0]!.head).not.toContain("X-Meta-Removed");
   });
 
   it("deny with Docker's error shape, and the engine never hears of it", async () => {

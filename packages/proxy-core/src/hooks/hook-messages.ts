@@ -1,4 +1,4 @@
-import { buildHeaderMap, buildQueryMap } from "@powerstrip/protocol";
+import { buildHeaderMap, buildQueryMap, type ClientIdentity, CREDENTIAL_HEADERS } from "@powerstrip/protocol";
 import { formatQuery, type HookedRequest, type HookedResponse } from "./hooked-request.js";
 import type { MatchedHook } from "./registry.js";
 
@@ -7,6 +7,8 @@ import type { MatchedHook } from "./registry.js";
 /** What every hook call of one client request carries besides the request itself. */
 export interface CallFacts {
   requestId: string;
+  /** Who made the request (the connection's transport, peer, certificate); absent when unknown. */
+  client?: ClientIdentity;
 }
 
 export function preHookCall(matched: MatchedHook, request: HookedRequest, facts: CallFacts) {
@@ -17,6 +19,7 @@ export function preHookCall(matched: MatchedHook, request: HookedRequest, facts:
     stage: "pre",
     hook: matched.pattern,
     request: wireRequest(request, matched),
+    ...clientOf(facts),
   };
 }
 
@@ -34,7 +37,12 @@ export function postHookCall(
     hook: matched.pattern,
     request: wireRequest(request, matched),
     response: wireResponse(response, matched),
+    ...clientOf(facts),
   };
+}
+
+function clientOf(facts: CallFacts): { client?: ClientIdentity } {
+  return facts.client === undefined ? {} : { client: facts.client };
 }
 
 export function wireRequest(request: HookedRequest, matched: MatchedHook) {
@@ -44,7 +52,9 @@ export function wireRequest(request: HookedRequest, matched: MatchedHook) {
     apiVersion: request.apiVersion,
     params: matched.params,
     query: buildQueryMap(formatQuery(request.query)),
-    headers: withoutCredentials(buildHeaderMap(request.headers)),
+    headers: matched.adapter.receivesCredentials
+      ? buildHeaderMap(request.headers)
+      : withoutCredentials(buildHeaderMap(request.headers)),
   };
   if (request.body !== undefined && matched.hook.needsBody) wire.body = request.body;
   else if (request.body !== undefined) wire.bodyOmitted = "not-needed";
@@ -52,9 +62,7 @@ export function wireRequest(request: HookedRequest, matched: MatchedHook) {
   return wire;
 }
 
-/** Registry and API credentials stay between the client and the engine. */
-const CREDENTIAL_HEADERS = ["x-registry-auth", "x-registry-config", "authorization"];
-
+/** Registry and API credentials stay between the client and the engine, unless the adapter has the grant. */
 function withoutCredentials(headers: Record<string, string>): Record<string, string> {
   for (const name of CREDENTIAL_HEADERS) delete headers[name];
   return headers;

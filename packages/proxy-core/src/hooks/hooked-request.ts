@@ -33,6 +33,8 @@ export interface HookedResponse {
   bodyOmitted: BodyOmitted | undefined;
   streamed: boolean;
   changed: boolean;
+  /** Warnings the post-hooks returned, for the client (see client-warnings.ts) and the trace. */
+  warnings?: string[];
 }
 
 export function parseQuery(query: string): [string, string][] {

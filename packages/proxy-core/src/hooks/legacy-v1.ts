@@ -1,5 +1,8 @@
 import {
   buildHeaderMap,
+  exceedsJsonDepth,
+  MAX_JSON_DEPTH,
+  schemas,
   splitRequestTarget,
   validateLegacyPostHookReply,
   validateLegacyPreHookReply,
@@ -52,12 +55,21 @@ function invalid(message: string): AdapterFailure {
 
 function parseBody(text: string | null, what: string): Json | undefined {
   if (text === null || text === "") return undefined; // 2015 adapters said "no body" both ways
+  let body: Json;
   try {
-    return JSON.parse(text) as Json;
+    body = JSON.parse(text) as Json;
   } catch {
     throw invalid(`${what} Body is not JSON`);
   }
+  if (exceedsJsonDepth(body, MAX_JSON_DEPTH))
+    throw invalid(`${what} Body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+  return body;
 }
+
+const rewritePathRule = (
+  schemas.Definitions.$defs as Record<string, { pattern: string; description: string }>
+).rewritePath!;
+const REWRITE_PATH = new RegExp(rewritePathRule.pattern, "u");
 
 export function applyLegacyPreReply(reply: unknown, request: HookedRequest): void {
   const result = validateLegacyPreHookReply(reply);
@@ -71,10 +83,13 @@ export function applyLegacyPreReply(reply: unknown, request: HookedRequest): voi
     request.headChanged = true;
   }
   if (modified.Request !== before) {
-    if (!modified.Request.startsWith("/") || modified.Request.startsWith("//")) {
-      throw invalid("ModifiedClientRequest.Request must be a path on the Docker engine");
-    }
     const target = splitRequestTarget(modified.Request);
+    // The same rule as a v2 path rewrite: a path on the engine, nothing that changes where it goes.
+    if (!REWRITE_PATH.test(target.path)) {
+      throw invalid(
+        `ModifiedClientRequest.Request must be a path on the Docker engine (${rewritePathRule.description}), got ${JSON.stringify(modified.Request.slice(0, 100))}`,
+      );
+    }
     request.path = target.path;
     request.apiVersion = target.apiVersion;
     request.query = parseQuery(target.query);

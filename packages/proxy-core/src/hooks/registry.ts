@@ -1,4 +1,10 @@
-import { matchHookPath, type PatternSegment, parseHookPath, splitRequestTarget } from "@powerstrip/protocol";
+import {
+  matchHookPath,
+  type PatternSegment,
+  parseHookPath,
+  routedPath,
+  splitRequestTarget,
+} from "@powerstrip/protocol";
 
 export type HookStage = "pre" | "post";
 export type FailurePolicy = "fail" | "ignore";
@@ -26,6 +32,13 @@ export interface HookedAdapter {
   protocolVersion: "1" | "2";
   hooks: HookDeclaration[];
   transport: AdapterTransport;
+  /** Shadow mode: its hooks are called off the request's path and their replies have no effect. */
+  shadow?: boolean;
+  /**
+   * Its hook calls carry the client's credential headers (CREDENTIAL_HEADERS), and its rewrites may
+   * edit them: it declared `credentials` and the operator allowed it. Absent: neither.
+   */
+  receivesCredentials?: boolean;
 }
 
 /** One hook that applies to one request. */
@@ -97,11 +110,16 @@ export class HookRegistry {
     if (this.compiled.length === 0) return null;
     if (!this.methods.has(method) && !this.methods.has("*")) return null;
     const { path, apiVersion, query } = splitRequestTarget(target);
+    // The engine decodes every escape before it routes (`/containers/%63reate` is create): a hook
+    // runs when the path as sent or as the engine routes it matches, so no spelling gets past it.
+    const routed = path.includes("%") ? routedPath(target.split("?", 1)[0]!) : null;
     const pre: MatchedHook[] = [];
     const post: MatchedHook[] = [];
     for (const { adapter, hook, segments } of this.compiled) {
       if (hook.method !== method && hook.method !== "*") continue;
-      const params = matchHookPath(segments, path);
+      const params =
+        matchHookPath(segments, path) ??
+        (routed === null ? null : matchHookPath(segments, routed.path, { decoded: true }));
       if (params === null) continue;
       const matched: MatchedHook = { adapter, hook, pattern: `${hook.method} ${hook.path}`, params };
       if (hook.stage === "pre") pre.push(matched);

@@ -1,6 +1,15 @@
-import { applyJsonPatch, validatePostHookReply, validatePreHookReply } from "@powerstrip/protocol";
+import {
+  applyJsonPatch,
+  CREDENTIAL_HEADERS,
+  exceedsJsonDepth,
+  isEditableRequestHeader,
+  MAX_JSON_DEPTH,
+  validatePostHookReply,
+  validatePreHookReply,
+} from "@powerstrip/protocol";
 import { AdapterFailure, AdapterFailureKind } from "./adapter-failure.js";
 import type { HookedRequest, HookedResponse, Json } from "./hooked-request.js";
+import type { HookedAdapter } from "./registry.js";
 
 export interface HeaderEdits {
   set?: Record<string, string>;
@@ -40,16 +49,47 @@ function invalid(message: string): AdapterFailure {
   return new AdapterFailure(AdapterFailureKind.InvalidReply, message);
 }
 
-export function checkPreReply(reply: unknown): PreReply {
+/**
+ * A pre-hook reply the proxy can apply, or AdapterFailure naming what is wrong. Header edits may
+ * name only the allowlisted headers (the schema), and credential headers only when `adapter` has
+ * the credentials grant.
+ */
+export function checkPreReply(reply: unknown, adapter: Pick<HookedAdapter, "receivesCredentials">): PreReply {
+  checkDepth(reply, "pre-hook");
   const result = validatePreHookReply(reply);
   if (!result.ok) throw invalid(`invalid pre-hook reply: ${result.errors.join("; ")}`);
-  return result.value as PreReply;
+  const checked = result.value as PreReply;
+  if (checked.action === "rewrite" && checked.headers)
+    checkHeaderNames(checked.headers, adapter?.receivesCredentials === true);
+  return checked;
 }
 
 export function checkPostReply(reply: unknown): PostReply {
+  checkDepth(reply, "post-hook");
   const result = validatePostHookReply(reply);
   if (!result.ok) throw invalid(`invalid post-hook reply: ${result.errors.join("; ")}`);
   return result.value as PostReply;
+}
+
+/** Deeper JSON than this would overflow the stack when the proxy serializes it again. */
+function checkDepth(reply: unknown, what: string): void {
+  if (exceedsJsonDepth(reply, MAX_JSON_DEPTH))
+    throw invalid(`invalid ${what} reply: it nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+}
+
+function checkHeaderNames(edits: HeaderEdits, credentials: boolean): void {
+  const named: [string, string][] = [
+    ...Object.keys(edits.set ?? {}).map((name): [string, string] => ["headers.set", name]),
+    ...(edits.remove ?? []).map((name, i): [string, string] => [`headers.remove[${i}]`, name]),
+  ];
+  for (const [field, name] of named) {
+    if (isEditableRequestHeader(name, { credentials })) continue;
+    throw invalid(
+      CREDENTIAL_HEADERS.includes(name)
+        ? `invalid pre-hook reply: ${field}: ${name} carries the client's credentials; only an adapter that declares credentials and is loaded with --allow-credentials may edit it`
+        : `invalid pre-hook reply: ${field}: ${name} is not a header adapters may edit`,
+    );
+  }
 }
 
 export function applyPreReply(reply: PreReply, request: HookedRequest): void {
@@ -109,7 +149,8 @@ function applyQueryEdits(request: HookedRequest, edits: QueryEdits): void {
 
 /**
  * Remove, then set. The schema has already refused edits of the headers the proxy owns (framing
- * and hop-by-hop ones) and values with CR, LF or NUL, so an adapter cannot smuggle a request.
+ * and hop-by-hop ones; for requests, all but the allowlisted) and values with control characters
+ * or characters above U+00FF (heads go out as latin1), so an adapter cannot smuggle a request.
  */
 function editHeaders(headers: string[], edits: HeaderEdits): string[] {
   const drop = new Set([...(edits.remove ?? []), ...Object.keys(edits.set ?? {})]);

@@ -21,6 +21,8 @@ export async function startFakeAdapter(options: {
   failurePolicy?: "fail" | "ignore";
   timeoutMs?: number;
   protocolVersion?: "1" | "2";
+  /** The credentials grant (see HookedAdapter.receivesCredentials). */
+  receivesCredentials?: boolean;
   reply: (message: Record<string, unknown>) => FakeReply | Promise<FakeReply>;
 }): Promise<FakeAdapter> {
   const socketPath = join(tempDir("pst-adapter-"), "adapter.sock");
@@ -60,6 +62,7 @@ export async function startFakeAdapter(options: {
     hooks: options.hooks.map((h) => ({ needsBody: true, ...h })),
     transport,
   };
+  if (options.receivesCredentials) adapter.receivesCredentials = true;
   return {
     adapter,
     calls,

@@ -1,0 +1,171 @@
+import { validateAdapterInfo } from "@powerstrip/protocol";
+import { HookRegistry } from "@powerstrip/proxy-core";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { AdapterHost } from "./adapter-host.js";
+import { parseBootList } from "./boot-list.js";
+import { AdapterHostError } from "./errors.js";
+import { StateStore } from "./state-store.js";
+import { type FakeImage, FakeRuntime } from "./testing/fake-runtime.js";
+import { tempDir, v2Adapter } from "./testing/test-adapter.js";
+
+// What the operator grants an adapter, beyond what its image or handshake asks for: credential
+// headers (`--allow-credentials`) and, for loader images, the engine socket (`--allow-docker`).
+// Both are kept in the persisted set, so a restart grants no more and no less.
+
+const pullHook = { method: "POST", path: "/images/create", stage: "pre" } as const;
+const SET: FakeImage = { declares: "compose-set", hooks: [], loader: true };
+const MIRROR: FakeImage = {
+  declares: "mirror",
+  hooks: [pullHook],
+  handshake: (body) => ({ version: "2", name: body.name ?? "mirror", hooks: [pullHook], credentials: true }),
+};
+
+async function setUp(runtime = new FakeRuntime(), stateDir = tempDir("pst-state-")) {
+  const store = await StateStore.open(stateDir);
+  const registry = new HookRegistry();
+  const logged: string[] = [];
+  const host = new AdapterHost(registry, {
+    runtime,
+    store,
+    socketTimeoutMs: 500,
+    handshakeTimeoutMs: 1000,
+    log: (line) => logged.push(line),
+  });
+  onTestFinished(async () => {
+    await host.close();
+    await runtime.shutdown();
+  });
+  return { runtime, registry, host, store, stateDir, logged };
+}
+
+describe("credentials", () => {
+  it.each([
+    [true, false, "withheld", false],
+    [true, true, "sent", true],
+    [false, true, "none", false],
+    [false, false, "none", false],
+  ] as const)("declared %s, allowed %s: %s", async (declared, allowed, shown, receives) => {
+    const adapter = await v2Adapter({
+      name: "mirror",
+      hooks: [pullHook],
+      ...(declared ? { credentials: true } : {}),
+    });
+    const s = await setUp();
+    const info = await s.host.load({ url: adapter.url, ...(allowed ? { allowCredentials: true } : {}) });
+    expect(validateAdapterInfo(info).ok).toBe(true);
+    expect(info.credentials).toBe(shown);
+    expect(s.registry.get("mirror")?.receivesCredentials === true).toBe(receives);
+    expect(s.store.current.adapters[0]?.allowCredentials).toBe(allowed ? true : undefined);
+  });
+
+  it("survive a restart, and a reload, from the persisted set", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/mirror", { ...MIRROR });
+    const first = await setUp(runtime);
+    expect((await first.host.load({ image: "acme/mirror", allowCredentials: true })).credentials).toBe(
+      "sent",
+    );
+    await first.host.close();
+
+    const second = await setUp(runtime, first.stateDir);
+    await second.host.boot();
+    expect(second.host.inspect("mirror").credentials).toBe("sent");
+    expect(second.registry.get("mirror")?.receivesCredentials).toBe(true);
+    expect((await second.host.reload("mirror")).credentials).toBe("sent");
+    expect(second.registry.get("mirror")?.receivesCredentials).toBe(true);
+  });
+
+  it("follow the handshake: an adapter that stops asking stops receiving", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/mirror", { ...MIRROR });
+    const s = await setUp(runtime);
+    await s.host.load({ image: "acme/mirror", allowCredentials: true });
+    runtime.local.get("acme/mirror")!.handshake = (body) => ({
+      version: "2",
+      name: body.name,
+      hooks: [pullHook],
+    });
+    expect((await s.host.reload("mirror")).credentials).toBe("none");
+    expect(s.registry.get("mirror")?.receivesCredentials).toBeUndefined();
+  });
+
+  it("legacy adapters get none (the 2015 messages carry no headers)", async () => {
+    const legacy = await v2Adapter({ name: "x", hooks: [] });
+    const s = await setUp();
+    const info = await s.host.load({
+      url: legacy.url,
+      name: "old",
+      legacy: true,
+      hooks: ["pre:POST /*/containers/create"],
+      allowCredentials: true,
+    });
+    expect(info.credentials).toBe("none");
+  });
+});
+
+describe("the engine socket for loader images", () => {
+  it("is refused without --allow-docker, with one line saying so, leaving nothing behind", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/set", { ...SET });
+    const s = await setUp(runtime);
+    const error = await s.host.load({ image: "acme/set" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AdapterHostError);
+    expect(error).toMatchObject({
+      code: "NOT_ALLOWED",
+      message:
+        "acme/set is a loader image (label io.powerstrip.loader=true): it runs containers through the Docker engine's socket, which gives it control of this host; add --allow-docker to grant that",
+    });
+    expect(runtime.containers.size).toBe(0);
+    expect(s.host.list()).toEqual([]);
+    expect(s.store.current.adapters).toEqual([]);
+  });
+
+  it("is given with --allow-docker, and the grant is kept for reloads and restarts", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/set", { ...SET });
+    const first = await setUp(runtime);
+    expect((await first.host.load({ image: "acme/set", allowDocker: true })).state).toBe("ready");
+    expect(runtime.containerOf("compose-set")!.spec.allowDocker).toBe(true);
+    expect(first.store.current.adapters).toEqual([
+      { name: "compose-set", source: "image", image: "acme/set", allowDocker: true },
+    ]);
+    await first.host.reload("compose-set");
+    expect(runtime.containerOf("compose-set")!.spec.allowDocker).toBe(true);
+    await first.host.close();
+
+    // The container is gone when the proxy comes back: it is created again, with the socket.
+    await runtime.stopAndRemove(runtime.containerOf("compose-set")!.id);
+    const second = await setUp(runtime, first.stateDir);
+    await second.host.boot();
+    expect(second.host.inspect("compose-set").state).toBe("ready");
+    expect(runtime.containerOf("compose-set")!.spec.allowDocker).toBe(true);
+  });
+
+  it("is not an option for an adapter Powerstrip does not run", async () => {
+    const s = await setUp();
+    await expect(s.host.load({ url: "unix:///run/x.sock", allowDocker: true })).rejects.toMatchObject({
+      code: "INVALID_REQUEST",
+      message:
+        "invalid load request: allowDocker: only for image adapters (Powerstrip does not run an adapter loaded by URL)",
+    });
+  });
+
+  it("comes from the boot list entry: granted where written, refused where not", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/set", { ...SET });
+    runtime.local.set("acme/other-set", { ...SET, declares: "other-set" });
+    const s = await setUp(runtime);
+    await s.host.boot(parseBootList("acme/set --allow-docker acme/other-set"));
+    expect(s.host.list().map((a) => [a.name, a.state, a.error])).toEqual([
+      ["compose-set", "ready", undefined],
+      [
+        "other-set",
+        "failed",
+        "acme/other-set is a loader image (label io.powerstrip.loader=true): it runs containers through the Docker engine's socket, which gives it control of this host; add --allow-docker to grant that",
+      ],
+    ]);
+    expect(s.store.current.adapters).toEqual([
+      { name: "compose-set", source: "image", image: "acme/set", allowDocker: true },
+    ]);
+  });
+});
