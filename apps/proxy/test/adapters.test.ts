@@ -1,6 +1,5 @@
 // The daemon with image adapters, as users run it: the boot list, the powerstrip command over its
 // admin socket, the docker CLI through its socket, kill -9 and restarts on the same state dir.
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,8 +22,8 @@ import {
   removeAdapterContainers,
   removeImages,
 } from "../../../packages/adapter-host/test/support/adapter-image.js";
+import { type Daemon, kill9, powerstrip as powerstripAt, said, startDaemon } from "./support/daemon.js";
 
-const CLI = join(import.meta.dirname, "..", "src", "cli.ts");
 const docker = dockerodeFor("/var/run/docker.sock");
 
 /** Declared by the boot-list image; unique to this run. */
@@ -33,79 +32,29 @@ const IMAGE = `pst-test/${BOOTED}:1`;
 /** Loaded with the command, under --name. */
 const LOADED = uniqueName("loaded");
 
-interface Daemon {
-  child: ChildProcess;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
-
 const daemons: Daemon[] = [];
 const dir = mkdtempSync(join(tmpdir(), "pst-daemon-adapters-"));
 const stateDir = join(dir, "state");
 const socket = join(dir, "docker.sock");
 const admin = `unix://${join(dir, "admin.sock")}`;
 
-function startDaemon(args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", CLI, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const daemon = { child, stderr: () => stderr, exited };
-  daemons.push(daemon);
-  return daemon;
-}
-
-/** Resolves once the daemon's stderr matches (it logs boot results there). */
-function said(daemon: Daemon, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
-  return withTimeout(
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (pattern.test(daemon.stderr())) resolve();
-      };
-      daemon.child.stderr!.on("data", check);
-      daemon.child.once("exit", () => reject(new Error(`exited: ${daemon.stderr()}`)));
-      check();
-    }),
-    timeoutMs,
-    what,
-  );
-}
-
 /** The daemon on this file's sockets and state dir, with IMAGE in its boot list. */
 async function startWithBootList(): Promise<Daemon> {
   const daemon = startDaemon(["--listen", `unix://${socket}`, "--admin", admin, "--state-dir", stateDir], {
     POWERSTRIP_ADAPTERS: IMAGE,
   });
+  daemons.push(daemon);
   await said(daemon, /listening on/, "the daemon to listen");
   return daemon;
 }
 
-async function kill9(daemon: Daemon): Promise<void> {
-  daemon.child.kill("SIGKILL");
-  await daemon.exited;
-}
-
 /** Whatever an earlier test left running on this file's sockets. */
 async function killAll(): Promise<void> {
-  await Promise.all(
-    daemons.filter((d) => d.child.exitCode === null && d.child.signalCode === null).map(kill9),
-  );
+  await Promise.all(daemons.map(kill9));
 }
 
-async function powerstrip(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(["--admin", admin, ...argv], {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: {},
-  });
-  return { code, stdout, stderr };
+function powerstrip(...argv: string[]) {
+  return powerstripAt(admin, ...argv);
 }
 
 async function ls(): Promise<{ name: string; state: string; container?: { id: string }; error?: string }[]> {
@@ -307,5 +256,5 @@ function startDaemonWithState(state: string, content: unknown): void {
       ? content
       : JSON.stringify({ unloadedBootImages: [], ...(content as object) }),
   );
-  startDaemon(["--listen", `unix://${socket}`, "--admin", admin, "--state-dir", state]);
+  daemons.push(startDaemon(["--listen", `unix://${socket}`, "--admin", admin, "--state-dir", state]));
 }

@@ -1,18 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runClient, succeeded, withTimeout } from "@powerstrip/test-support";
 import { afterEach, describe, expect, it } from "vitest";
-
-/** The daemon as users run it, from sources (tests never run stale builds). */
-const CLI = join(import.meta.dirname, "..", "src", "cli.ts");
-
-interface Daemon {
-  child: ChildProcess;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
+import { type Daemon, said, startDaemon as startDaemonProcess } from "./support/daemon.js";
 
 const daemons: Daemon[] = [];
 const dirs: string[] = [];
@@ -29,33 +20,13 @@ function tempDir(): string {
 }
 
 function startDaemon(args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", CLI, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const daemon = { child, stderr: () => stderr, exited };
+  const daemon = startDaemonProcess(args, env);
   daemons.push(daemon);
   return daemon;
 }
 
-async function listening(daemon: Daemon): Promise<void> {
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (daemon.stderr().includes("listening on")) resolve();
-      };
-      daemon.child.stderr!.on("data", check);
-      daemon.child.once("exit", () => reject(new Error(`exited: ${daemon.stderr()}`)));
-      check();
-    }),
-    30_000,
-    "the daemon to listen",
-  );
+function listening(daemon: Daemon): Promise<void> {
+  return said(daemon, /listening on/, "the daemon to listen");
 }
 
 function flags(dir: string): string[] {

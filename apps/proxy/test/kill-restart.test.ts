@@ -1,6 +1,7 @@
 // kill -9 right after `powerstrip load` returns, then a restart on the same state dir: both an
 // adapter loaded by URL and one loaded from an image (not from the boot list, which
-// adapters.test.ts covers) come back, hooked as before, the image adapter in the same container.
+// adapters.test.ts covers) come back, hooked as before, the image adapter in the same container;
+// an adapter loaded in shadow mode comes back in shadow mode.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,5 +128,42 @@ describe("kill -9 and restart", () => {
 
     expect((await powerstrip(admin, "unload", IMAGE_ADAPTER)).code).toBe(0);
     expect((await powerstrip(admin, "unload", URL_ADAPTER)).code).toBe(0);
+  });
+
+  it("keeps shadow mode: a deny-everything adapter loaded --shadow still denies nothing after the restart", async () => {
+    const name = uniqueName("kill-shadow");
+    const denier = await serve(
+      defineAdapter({
+        name,
+        hooks: { "POST /containers/create": { pre: (ctx) => ctx.deny(403, "denied by the shadow test") } },
+      }),
+      {
+        socket: join(dir, "shadow.sock"),
+        handleSignals: false,
+        logger: { info() {}, warn() {}, error() {} },
+      },
+    );
+    try {
+      await Promise.all(daemons.map(kill9)); // the first test's daemon holds the socket
+      const first = start();
+      await said(first, /listening on/, "the daemon to listen");
+      expect(await powerstrip(admin, "load", "--url", denier.address, "--shadow", "-q")).toMatchObject({
+        code: 0,
+      });
+      await kill9(first);
+
+      const second = start();
+      await said(second, new RegExp(`adapter ${name} ready`), "the shadow adapter to come back");
+      const listed = JSON.parse((await powerstrip(admin, "ls", "--json")).stdout) as {
+        name: string;
+        shadow?: boolean;
+      }[];
+      expect(listed.find((a) => a.name === name)?.shadow).toBe(true);
+      // Were shadow mode lost, the adapter's deny would fail this create.
+      await createThroughProxy();
+      expect((await powerstrip(admin, "unload", name)).code).toBe(0);
+    } finally {
+      await denier.close();
+    }
   });
 });

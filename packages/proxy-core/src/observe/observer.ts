@@ -1,3 +1,4 @@
+import type { TraceHookCall } from "@powerstrip/protocol";
 import type { HookStage } from "../hooks/registry.js";
 
 /**
@@ -5,17 +6,8 @@ import type { HookStage } from "../hooks/registry.js";
  * synchronously; an observer must return at once and never throw.
  */
 
-/** What came of one hook call. `would-*`: a shadow adapter's reply, recorded and not applied. */
-export type HookDecision =
-  | "allow"
-  | "rewrite"
-  | "deny"
-  | "pass"
-  | "failed"
-  | "ignored-failure"
-  | "would-deny"
-  | "would-rewrite"
-  | "would-fail";
+/** What came of one hook call, as `powerstrip trace` names it (the trace-event schema). */
+export type HookDecision = TraceHookCall["decision"];
 
 export interface HookCallRecord {
   /** When the call started, ms since the epoch. */
