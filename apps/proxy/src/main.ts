@@ -79,6 +79,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           }
           return host.close();
         })
+        .then(() => observability.close())
         .then(() => process.exit(0));
     };
     process.on("SIGTERM", () => stop("SIGTERM"));

@@ -1120,6 +1120,7 @@ function info(entry: Entry): AdapterInfo {
   if (entry.state === "failed" && entry.error !== undefined) result.error = entry.error;
   if (entry.container !== undefined) result.container = { ...entry.container };
   if (entry.record?.shadow) result.shadow = true;
+  if (entry.record?.allowDocker) result.dockerSocket = true;
   if (entry.credentials !== undefined) result.credentials = entry.credentials;
   return result;
 }

@@ -124,7 +124,10 @@ describe("the engine socket for loader images", () => {
     const runtime = new FakeRuntime();
     runtime.local.set("acme/set", { ...SET });
     const first = await setUp(runtime);
-    expect((await first.host.load({ image: "acme/set", allowDocker: true })).state).toBe("ready");
+    expect(await first.host.load({ image: "acme/set", allowDocker: true })).toMatchObject({
+      state: "ready",
+      dockerSocket: true,
+    });
     expect(runtime.containerOf("compose-set")!.spec.allowDocker).toBe(true);
     expect(first.store.current.adapters).toEqual([
       { name: "compose-set", source: "image", image: "acme/set", allowDocker: true },
@@ -137,7 +140,7 @@ describe("the engine socket for loader images", () => {
     await runtime.stopAndRemove(runtime.containerOf("compose-set")!.id);
     const second = await setUp(runtime, first.stateDir);
     await second.host.boot();
-    expect(second.host.inspect("compose-set").state).toBe("ready");
+    expect(second.host.inspect("compose-set")).toMatchObject({ state: "ready", dockerSocket: true });
     expect(runtime.containerOf("compose-set")!.spec.allowDocker).toBe(true);
   });
 

@@ -177,7 +177,7 @@ describe("adapter-loader on the engine", () => {
     expect(loaded.code).toBe(0);
     const loadMs = Date.now() - t0;
     const info = JSON.parse(loaded.stdout);
-    expect(info).toMatchObject({ name, state: "ready" });
+    expect(info).toMatchObject({ name, state: "ready", dockerSocket: true });
     expect(info.hooks.length).toBeGreaterThan(0);
 
     const containers = await containersOf(name);

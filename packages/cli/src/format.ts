@@ -55,6 +55,8 @@ export function formatAdapter(adapter: AdapterInfo, now: Date): string {
   fields.push(["State", `${adapter.state} since ${adapter.since} (${ago(adapter.since, now)})`]);
   if (adapter.error !== undefined) fields.push(["Error", adapter.error]);
   if (adapter.shadow) fields.push(["Mode", "shadow (hooks run, their effects are recorded, not applied)"]);
+  if (adapter.dockerSocket)
+    fields.push(["Docker socket", "granted (--allow-docker): it controls the engine"]);
   fields.push(
     ["Protocol", adapter.protocolVersion === "1" ? "1 (legacy, 2015)" : adapter.protocolVersion],
     ["Priority", String(adapter.priority)],

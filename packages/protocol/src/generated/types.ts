@@ -532,6 +532,10 @@ export interface AdapterInfo {
    */
   shadow?: boolean;
   /**
+   * kind image: true when its container was given the Docker engine socket (a loader image loaded with --allow-docker).
+   */
+  dockerSocket?: boolean;
+  /**
    * none: the adapter does not ask for credential headers; withheld: it asks, the operator did not allow it; sent: it receives them.
    */
   credentials?: "none" | "withheld" | "sent";
