@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
+import { exceedsJsonDepth, MAX_JSON_DEPTH } from "@powerstrip/protocol";
 import { type ClientIdentity, identifyClient } from "./client-identity.js";
 import { dockerErrorResponse } from "./docker-error.js";
 import { ProxyError, ProxyErrorCode } from "./errors.js";
@@ -568,6 +569,12 @@ export class ClientConnection implements UpstreamOwner {
       // The engine's decoder accepts what JSON.parse refuses (trailing bytes, for one): a body
       // the hooks cannot judge must not reach the engine past them.
       this.refuse(new ProxyError(ProxyErrorCode.BadRequest, "the request body is not valid JSON"));
+      return;
+    }
+    if (exceedsJsonDepth(body, MAX_JSON_DEPTH)) {
+      // Re-serializing it (for the engine, for each hook call) is recursive: it would run out of stack.
+      const message = `the request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`;
+      this.refuse(new ProxyError(ProxyErrorCode.BadRequest, message));
       return;
     }
     this.hooked!.body = body;

@@ -511,6 +511,30 @@ describe("bodies the engine could read differently from the hooks", () => {
     expect((answer.body as { message: string }).message).toMatch(/not valid JSON/);
     expect(seen).toHaveLength(0);
   });
+
+  it("are refused with 400 when they nest deeper than any Docker body (recursive code would run out of stack)", async () => {
+    const seen: Recorded[] = [];
+    let calls = 0;
+    const client = await setUp(seen, () => json(201, {}), {
+      name: "policy",
+      hooks: createHook,
+      reply: () => {
+        calls += 1;
+        return { action: "allow" };
+      },
+    });
+    const text = `{"Image":"i","Labels":${"[".repeat(1500)}${"]".repeat(1500)}}`;
+    client.write(
+      `POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${text.length}\r\n\r\n${text}`,
+    );
+    const answer = await answerOf(client);
+    expect(answer.status).toBe(400);
+    expect((answer.body as { message: string }).message).toBe(
+      "the request body nests JSON deeper than 1000 levels",
+    );
+    expect(calls).toBe(0);
+    expect(seen).toEqual([]);
+  });
 });
 
 describe("responses post-hooks only observe", () => {
