@@ -69,3 +69,35 @@ describe("parseConfig: --tls, --tlsverify and the PEM files (as dockerd takes th
     expect((thrown as Error).message).not.toContain("\n");
   });
 });
+
+describe("parseConfig: boolean environment variables", () => {
+  const TLS_ENV = {
+    POWERSTRIP_LISTEN: "tcp://127.0.0.1:2376",
+    POWERSTRIP_TLSCERT: "/etc/p/cert.pem",
+    POWERSTRIP_TLSKEY: "/etc/p/key.pem",
+  };
+
+  it.each(["true", "1", "yes", "YES", " True "])("POWERSTRIP_TLS=%j turns TLS on", (value) => {
+    expect(parseConfig([], { ...TLS_ENV, POWERSTRIP_TLS: value }).tls).toEqual({
+      cert: "/etc/p/cert.pem",
+      key: "/etc/p/key.pem",
+    });
+  });
+
+  it.each(["false", "0", "no", "", "No"])("POWERSTRIP_TLS=%j leaves it off", (value) => {
+    expect(
+      parseConfig([], { POWERSTRIP_LISTEN: "tcp://127.0.0.1:2376", POWERSTRIP_TLS: value }).tls,
+    ).toBeUndefined();
+    expect(parseConfig([], { POWERSTRIP_TLSVERIFY: value }).tls).toBeUndefined();
+  });
+
+  it("refuses anything else in one line", () => {
+    expect(() => parseConfig([], { POWERSTRIP_TLSVERIFY: "maybe" })).toThrow(
+      'invalid POWERSTRIP_TLSVERIFY="maybe" (expected true, 1 or yes; false, 0, no or empty)',
+    );
+  });
+
+  it("the flag wins over the variable", () => {
+    expect(parseConfig([...TCP, "--tls", ...FILES], { POWERSTRIP_TLS: "false" }).tls).toBeDefined();
+  });
+});

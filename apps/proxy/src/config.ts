@@ -67,6 +67,19 @@ function parseShutdownSeconds(value: string): number {
   return Math.round(Number(value) * 1000);
 }
 
+const TRUE = ["true", "1", "yes"];
+const FALSE = ["false", "0", "no", ""];
+
+/** A boolean environment variable: true, 1, yes; false, 0, no or empty; anything else is refused. */
+export function envBoolean(name: string, value: string): boolean {
+  const text = value.trim().toLowerCase();
+  if (TRUE.includes(text)) return true;
+  if (FALSE.includes(text)) return false;
+  throw new Error(
+    `invalid ${name}=${JSON.stringify(value)} (expected true, 1 or yes; false, 0, no or empty)`,
+  );
+}
+
 function parseMetricsAddress(value: string): string {
   checkMetricsAddress(value);
   return value;
@@ -186,6 +199,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): ProxyConfig
     command.parse(argv, { from: "user" });
   } finally {
     process.env = saved;
+  }
+  // commander turns a boolean flag on when its variable is set at all (POWERSTRIP_TLS=false
+  // included): read the value instead.
+  for (const option of command.options) {
+    const key = option.attributeName();
+    if (option.envVar === undefined || !option.isBoolean() || command.getOptionValueSource(key) !== "env")
+      continue;
+    command.setOptionValueWithSource(key, envBoolean(option.envVar, env[option.envVar] ?? ""), "env");
   }
   const options = command.opts<
     {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "./config.js";
-import { createLogger } from "./logging.js";
+import { createLogger, lifecycleLogger } from "./logging.js";
 
 describe("--metrics, --log-format, --log-level", () => {
   it("defaults: no metrics port, text logs at info", () => {
@@ -51,4 +51,20 @@ describe("createLogger", () => {
       msg: "hook allow",
     });
   });
+});
+
+describe("lifecycleLogger", () => {
+  it.each(["text", "json"] as const)(
+    "%s: writes the readiness line whatever --log-level; the rest still follows the level",
+    (format) => {
+      const lines: string[] = [];
+      const logger = createLogger({ format, level: "warn", sink: { write: (l) => lines.push(l) } });
+      lifecycleLogger(logger).info("listening on unix:///x.sock");
+      logger.info("not shown");
+      logger.warn("adapter x failed: gone");
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toContain("listening on unix:///x.sock");
+      expect(lines[1]).toContain("adapter x failed: gone");
+    },
+  );
 });

@@ -23,6 +23,15 @@ export function createLogger(options: { format: LogFormat; level: LogLevel; sink
   return pino(base, { write: (line: string) => sink.write(textLine(line)) });
 }
 
+/**
+ * The daemon's lifecycle lines (`listening on …`, shutting down), written at info whatever
+ * --log-level: supervisors and scripts wait for them, and an operator who asked for warnings only
+ * still needs to know the daemon is ready or going.
+ */
+export function lifecycleLogger(logger: Logger): Logger {
+  return logger.isLevelEnabled("info") ? logger : logger.child({}, { level: "info" });
+}
+
 const LEVEL_NAMES: Record<number, string> = {
   10: "trace",
   20: "debug",
@@ -100,7 +109,10 @@ export function logDataPath(logger: Logger, observers: Observers): () => void {
         exchange(record) {
           logger.debug(
             {
+              // The same id as the request's hook lines, trace events and hook calls (issue #7).
+              requestId: record.requestId,
               method: record.method,
+              path: record.path,
               status: record.status,
               hooked: record.hooked,
               bytesIn: record.bytesIn,
@@ -109,6 +121,7 @@ export function logDataPath(logger: Logger, observers: Observers): () => void {
             "exchange",
           );
         },
+        wantsRequestIds: () => true,
       }),
     );
   }

@@ -86,6 +86,26 @@ async function runContainer(cmd: string): Promise<string> {
   return container.id;
 }
 
+/** An adapter with a 60 s timeout that never answers its hook calls on GET /version. */
+async function hungAdapter(name: string): Promise<{ adapter: FaultAdapter; called: Promise<void> }> {
+  let called!: () => void;
+  const calledPromise = new Promise<void>((resolve) => {
+    called = resolve;
+  });
+  const adapter = await startFaultAdapter({
+    name: uniqueName(name),
+    failurePolicy: "fail",
+    timeoutMs: 60_000,
+    hooks: [{ method: "GET", path: "/version" }],
+    fault: () => {
+      called();
+      return { kind: "hang" };
+    },
+  });
+  cleanups.push(() => adapter.close());
+  return { adapter, called: calledPromise };
+}
+
 describe("powerstrip-proxy on SIGTERM", () => {
   it("finishes the calls in flight, closes idle connections at once, cuts a logs -f at the bound, exits 0", async () => {
     const BOUND_S = 5;
@@ -188,6 +208,44 @@ describe("powerstrip-proxy on SIGTERM", () => {
     expect(Date.now() - signalled).toBeLessThan(2_000);
     expect(idle.peerEnded).toBe(true);
     expect(existsSync(socket)).toBe(false);
+  });
+
+  it.each([0, 1])("a hung hook call does not hold the exit past --shutdown-timeout %i", async (BOUND_S) => {
+    const dir = tempDir();
+    const { daemon, socket, admin } = await start(dir, BOUND_S);
+    const hung = await hungAdapter("hung-drain");
+    expect((await powerstrip(admin, "load", "--url", hung.adapter.url)).code).toBe(0);
+    const version = await rawCollector(socket, "GET /v1.41/version HTTP/1.1\r\nHost: docker\r\n\r\n");
+    cleanups.push(() => {
+      version.socket.destroy();
+    });
+    await withTimeout(hung.called, 10_000, "the hung adapter to be called");
+    const signalled = Date.now();
+    daemon.child.kill("SIGTERM");
+    // The adapter's own timeout is 60 s: only the bound (and a margin) may pass.
+    expect(await withTimeout(daemon.exited, BOUND_S * 1000 + 5_000, "the daemon to exit")).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(BOUND_S * 1000 + 3_000);
+    await version.bytes.waitForEnd(1_000);
+  });
+
+  it("a second signal exits at once even with a hook call hung", async () => {
+    const dir = tempDir();
+    const { daemon, socket, admin } = await start(dir, 60);
+    const hung = await hungAdapter("hung-second");
+    expect((await powerstrip(admin, "load", "--url", hung.adapter.url)).code).toBe(0);
+    const version = await rawCollector(socket, "GET /v1.41/version HTTP/1.1\r\nHost: docker\r\n\r\n");
+    cleanups.push(() => {
+      version.socket.destroy();
+    });
+    await withTimeout(hung.called, 10_000, "the hung adapter to be called");
+    daemon.child.kill("SIGTERM");
+    await said(daemon, /SIGTERM, shutting down/, "the drain to start", 5_000);
+    const second = Date.now();
+    daemon.child.kill("SIGTERM");
+    expect(await withTimeout(daemon.exited, 5_000, "the daemon to exit")).toBe(0);
+    expect(Date.now() - second).toBeLessThan(2_000);
+    await version.bytes.waitForEnd(1_000);
+    expect(daemon.stderr()).toContain("SIGTERM again, shutting down now");
   });
 
   it("a second signal cuts what is left and exits at once", async () => {

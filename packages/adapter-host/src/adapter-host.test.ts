@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { validateAdapterInfo, validateAdapterList, validateHandshakeRequest } from "@powerstrip/protocol";
 import { HookRegistry } from "@powerstrip/proxy-core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AdapterHost } from "./adapter-host.js";
 import { AdapterHostError } from "./errors.js";
 import { parseLegacyHook } from "./legacy.js";
@@ -475,6 +475,32 @@ describe("AdapterHost: unload, list, close", () => {
     expect(list.map((a) => a.name)).toEqual(["zeta", "alpha", "beta"]);
     expect(validateAdapterList(list).ok).toBe(true);
     expect(() => host.inspect("nope")).toThrow(expect.objectContaining({ code: "NOT_FOUND" }));
+  });
+
+  it("close() cuts the calls still running rather than waiting out the adapter's timeout", async () => {
+    const adapter = await startTestAdapter((path) =>
+      path === "/powerstrip/handshake"
+        ? { version: "2", name: "hung", timeoutMs: 60_000, hooks: [createHook] }
+        : { hang: true },
+    );
+    const { registry, host } = setUp();
+    await host.loadUrl({ url: adapter.url });
+    // A call routed to it as the data path routes one: counted in, then out when it settles.
+    registry.enter("hung");
+    const call = registry
+      .get("hung")!
+      .transport.call({ hook: "x" }, { timeoutMs: 60_000 })
+      .then(
+        () => "answered",
+        (error: Error) => error.message,
+      )
+      .finally(() => registry.leave("hung"));
+    await vi.waitFor(() => expect(adapter.received.length).toBe(2));
+    const closing = Date.now();
+    await host.close();
+    expect(Date.now() - closing).toBeLessThan(2_000);
+    expect(await call).toMatch(/cannot reach it|cut/);
+    expect(registry.list()).toEqual([]);
   });
 
   it("close() unloads everything and refuses new loads", async () => {

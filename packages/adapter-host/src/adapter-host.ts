@@ -64,9 +64,21 @@ export interface AdapterHostOptions {
   socketTimeoutMs?: number;
   /** Extra labels on every adapter container (beside `io.powerstrip.adapter` and `io.powerstrip.image`). */
   labels?: Record<string, string>;
-  /** Reports what happens in the background: boot, adapters dying and coming back. */
-  log?: (line: string) => void;
+  /**
+   * Reports what happens in the background: boot, adapters dying and coming back. `warn` for what
+   * needs the operator (an adapter failed, was not restored, had its grants changed by the boot
+   * list), `info` for the rest.
+   */
+  log?: (line: string, level: HostLogLevel) => void;
+  /**
+   * Called once an adapter is unloaded, after its last call has finished: the daemon drops its
+   * metrics series here (`ProxyMetrics.forget`).
+   */
+  onUnloaded?: (name: string) => void;
 }
+
+/** The level of a line the host reports through `AdapterHostOptions.log`. */
+export type HostLogLevel = "info" | "warn";
 
 /** `powerstrip load --url`: a current adapter, or a 2015 one with `legacy` and its `hooks`. */
 export interface LoadUrlOptions {
@@ -172,7 +184,8 @@ export class AdapterHost {
   private readonly now: () => Date;
   private readonly store: StateStore | undefined;
   private readonly launcher: ImageLauncher | undefined;
-  private readonly log: (line: string) => void;
+  private readonly log: (line: string, level: HostLogLevel) => void;
+  private readonly onUnloaded: (name: string) => void;
   private bootImages: string[] = [];
   private watching: EventSubscription | undefined;
   private closed = false;
@@ -186,6 +199,7 @@ export class AdapterHost {
     this.now = options.now ?? (() => new Date());
     this.store = options.store;
     this.log = options.log ?? (() => {});
+    this.onUnloaded = options.onUnloaded ?? (() => {});
     const runDir = options.runDir ?? (options.store ? join(options.store.dir, "run") : undefined);
     if (options.runtime !== undefined && runDir !== undefined) {
       this.launcher = new ImageLauncher({
@@ -215,10 +229,7 @@ export class AdapterHost {
       if (request.env !== undefined) options.env = request.env;
       if (request.priority !== undefined) options.priority = request.priority;
       if (request.network !== undefined) options.network = request.network;
-      if (request.shadow) options.shadow = true;
-      if (request.allowCredentials) options.allowCredentials = true;
-      if (request.allowDocker) options.allowDocker = true;
-      return this.loadImage(options, onProgress);
+      return this.loadImage({ ...options, ...grantsOf(request) }, onProgress);
     }
     if (request.allowDocker) {
       throw new AdapterHostError(
@@ -237,9 +248,7 @@ export class AdapterHost {
     if (request.priority !== undefined) options.priority = request.priority;
     if (request.legacy !== undefined) options.legacy = request.legacy;
     if (request.hooks !== undefined) options.hooks = request.hooks;
-    if (request.shadow) options.shadow = true;
-    if (request.allowCredentials) options.allowCredentials = true;
-    return this.loadUrl(options);
+    return this.loadUrl({ ...options, ...grantsOf(request) });
   }
 
   /**
@@ -253,14 +262,11 @@ export class AdapterHost {
   ): Promise<AdapterInfo> {
     this.assertOpen();
     const launcher = this.requireLauncher();
-    const request: LoadRequest = { image: options.image };
+    const request: LoadRequest = { image: options.image, ...grantsOf(options) };
     if (options.name !== undefined) request.name = options.name;
     if (options.env !== undefined) request.env = options.env;
     if (options.priority !== undefined) request.priority = options.priority;
     if (options.network !== undefined) request.network = options.network;
-    if (options.shadow) request.shadow = true;
-    if (options.allowCredentials) request.allowCredentials = true;
-    if (options.allowDocker) request.allowDocker = true;
     const result = validateLoadRequest(request);
     if (!result.ok) throw invalidRequest(result.errors);
     this.ensureWatching();
@@ -298,13 +304,10 @@ export class AdapterHost {
         }
       }
       this.assertOpen();
-      const record: AdapterRecord = { name, source: "image", image };
+      const record: AdapterRecord = { name, source: "image", image, ...grantsOf(options) };
       if (options.env !== undefined) record.env = options.env;
       if (options.priority !== undefined) record.priority = options.priority;
       if (options.network !== undefined) record.network = options.network;
-      if (options.shadow) record.shadow = true;
-      if (options.allowCredentials) record.allowCredentials = true;
-      if (options.allowDocker) record.allowDocker = true;
       await this.persist((set) => withRecord(set, record));
       entry.record = record;
       entry.persisted = true;
@@ -333,6 +336,12 @@ export class AdapterHost {
     const request = urlRequest(options);
     const result = validateLoadRequest(request);
     if (!result.ok) throw invalidRequest(result.errors);
+    if (options.legacy && options.allowCredentials) {
+      throw new AdapterHostError(
+        AdapterHostErrorCode.InvalidRequest,
+        "invalid load request: allowCredentials: not for legacy adapters (the 2015 messages carry no headers, so there is nothing to allow)",
+      );
+    }
     if (options.legacy) {
       const plan: LegacyPlan = {
         name: options.name ?? deriveLegacyName(location),
@@ -438,6 +447,7 @@ export class AdapterHost {
         entry.adapter?.transport.close();
         this.entries.delete(name);
       }
+      this.onUnloaded(name);
       if (entry.kind === "image" && this.launcher !== undefined) {
         try {
           await this.launcher.remove(name, entry.container?.id);
@@ -549,9 +559,12 @@ export class AdapterHost {
    * Brings the adapter set back: every adapter of the persisted set (running containers are
    * re-adopted with a fresh handshake, stopped ones started, missing ones created; URL adapters
    * handshaken again), then each image of the boot list that the set neither holds nor remembers
-   * as unloaded, with the grants its entry gives (see parseBootList; an image already in the set
-   * keeps the grants it was loaded with). Adapters come up concurrently; one that fails is listed
-   * `failed` with its error. Resolves when every adapter has settled; never rejects.
+   * as unloaded, with the grants its entry gives (see parseBootList). The boot list is the
+   * operator's current word on the images it names: an adapter of the set whose image it names
+   * gets the grants its entry writes, no more and no fewer, whatever it was loaded with — each
+   * difference logged at warn and saved in the set; a changed `--allow-docker` recreates the
+   * container. Adapters come up concurrently; one that fails is listed `failed` with its error.
+   * Resolves when every adapter has settled; never rejects.
    */
   async boot(bootList: readonly (string | BootEntry)[] = []): Promise<void> {
     this.assertOpen();
@@ -560,9 +573,26 @@ export class AdapterHost {
     this.bootImages = bootImages;
     const set: DesiredSet = this.store?.current ?? { version: 1, adapters: [], unloadedBootImages: [] };
     const plan = bootPlan(set, bootImages);
+    const regranted = new Map<string, AdapterRecord>();
+    for (const record of plan.restore) {
+      const next = this.bootGrants(record, entries);
+      if (next !== record) regranted.set(record.name, next);
+    }
+    if (regranted.size > 0) {
+      try {
+        await this.persist((current) => ({
+          ...current,
+          adapters: current.adapters.map((r) => regranted.get(r.name) ?? r),
+        }));
+      } catch (error) {
+        // Applied all the same: the boot list says so again at the next start.
+        this.log(`the grants the boot list changed could not be saved: ${(error as Error).message}`, "warn");
+      }
+    }
     if (this.launcher !== undefined) this.ensureWatching();
     const tasks: Promise<void>[] = [];
-    for (const record of plan.restore) {
+    for (const persisted of plan.restore) {
+      const record = regranted.get(persisted.name) ?? persisted;
       let entry: Entry;
       try {
         entry = this.reserve(record.name, sourceOf(record), {
@@ -570,12 +600,13 @@ export class AdapterHost {
           kind: kindOf(record),
         });
       } catch (error) {
-        this.log(`adapter ${record.name} not restored: ${(error as Error).message}`);
+        this.log(`adapter ${record.name} not restored: ${(error as Error).message}`, "warn");
         continue;
       }
       entry.record = record;
       entry.persisted = true;
-      tasks.push(this.restore(entry, record));
+      const recreate = (record.allowDocker === true) !== (persisted.allowDocker === true);
+      tasks.push(this.restore(entry, record, recreate));
     }
     for (const image of plan.load) tasks.push(this.bootLoad(entries.find((e) => e.image === image)!));
     await Promise.all(tasks);
@@ -606,10 +637,14 @@ export class AdapterHost {
       [...this.entries.values()]
         .filter((entry) => entry.state !== "loading")
         .map(async (entry) => {
+          // Out of the chain at once (unregister swaps the chain before it waits), then the
+          // transport closed, so the calls still routed to it fail now rather than at the
+          // adapter's own timeout: how long shutdown takes is the daemon's bound, not the adapter's.
+          const unregistered = this.registry.unregister(entry.name);
+          entry.adapter?.transport.close();
           try {
-            await this.registry.unregister(entry.name);
+            await unregistered;
           } finally {
-            entry.adapter?.transport.close();
             this.entries.delete(entry.name);
           }
         }),
@@ -695,26 +730,58 @@ export class AdapterHost {
     return { adapter, globs: new Map(plan.hooks.map((h) => [h.declaration, h.glob])) };
   }
 
-  /** Boot: one adapter of the persisted set. A failure leaves it listed `failed`. */
-  private async restore(entry: Entry, record: AdapterRecord): Promise<void> {
+  /**
+   * Boot: one adapter of the persisted set; `recreate` replaces its container (its engine-socket
+   * grant changed). A failure leaves it listed `failed`.
+   */
+  private async restore(entry: Entry, record: AdapterRecord, recreate = false): Promise<void> {
     try {
-      const info = await this.bringUp(entry, record, { fresh: false });
-      this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${info.source}`);
+      if (recreate) await this.requireLauncher().remove(record.name, undefined);
+      const info = await this.bringUp(entry, record, { fresh: recreate });
+      this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${info.source}`, "info");
     } catch (error) {
       this.markFailed(entry, error);
-      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
     }
+  }
+
+  /**
+   * The record with the grants the boot list writes for its image, or the record itself when the
+   * list does not name its image or writes the same grants. A difference is logged at warn.
+   */
+  private bootGrants(record: AdapterRecord, entries: readonly BootEntry[]): AdapterRecord {
+    if (record.source !== "image") return record;
+    const boot = entries.find((e) => sameImage(e.image, record.image!));
+    if (boot === undefined) return record;
+    const next: AdapterRecord = { ...record };
+    const changes: string[] = [];
+    for (const [key, flag] of [
+      ["allowCredentials", "--allow-credentials"],
+      ["allowDocker", "--allow-docker"],
+    ] as const) {
+      const wanted = boot[key] === true;
+      if (wanted === (record[key] === true)) continue;
+      if (wanted) next[key] = true;
+      else delete next[key];
+      changes.push(
+        wanted ? `${flag} granted (the list writes it)` : `${flag} revoked (the list does not write it)`,
+      );
+    }
+    if (changes.length === 0) return record;
+    this.log(
+      `adapter ${record.name}: the boot list (--adapters) names ${boot.image}, and its grants follow the list: ${changes.join("; ")}`,
+      "warn",
+    );
+    return next;
   }
 
   /** Boot: an image of the boot list that is not in the set yet. */
   private async bootLoad(boot: BootEntry): Promise<void> {
     const { image } = boot;
-    const grants: Pick<AdapterRecord, "allowCredentials" | "allowDocker"> = {};
-    if (boot.allowCredentials) grants.allowCredentials = true;
-    if (boot.allowDocker) grants.allowDocker = true;
+    const grants = grantsOf(boot);
     try {
       const info = await this.loadImage({ image, ...grants });
-      this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${image}`);
+      this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${image}`, "info");
     } catch (error) {
       if (this.closed) return;
       const name = this.freeName(provisionalName(image));
@@ -722,7 +789,7 @@ export class AdapterHost {
       entry.record = { name, source: "image", image, ...grants };
       entry.persisted = false;
       this.markFailed(entry, error);
-      this.log(`adapter ${image} failed: ${entry.error}`);
+      this.log(`adapter ${image} failed: ${entry.error}`, "warn");
     }
   }
 
@@ -836,14 +903,14 @@ export class AdapterHost {
         entry,
         `its container ${entry.container!.name} exited with code ${event.exitCode ?? "unknown"}; back when Docker restarts it, or on powerstrip reload ${entry.name}`,
       );
-      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
     } else if (event.action === "destroy" && current) {
       entry.container = undefined;
       this.markFailed(
         entry,
         `its container was removed outside Powerstrip; powerstrip reload ${entry.name} creates it again`,
       );
-      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
     } else if (
       event.action === "start" &&
       entry.state === "failed" &&
@@ -886,11 +953,11 @@ export class AdapterHost {
         (h) => h.path,
         launched.handshake,
       );
-      this.log(`adapter ${info.name} is back (${describeHooks(info)})`);
+      this.log(`adapter ${info.name} is back (${describeHooks(info)})`, "info");
     } catch (error) {
       if (this.entries.get(entry.name) !== entry) return;
       this.markFailed(entry, error);
-      this.log(`adapter ${entry.name} failed: ${entry.error}`);
+      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
     }
   }
 
@@ -1052,21 +1119,17 @@ export class AdapterHost {
 }
 
 function urlRequest(options: LoadUrlOptions): LoadRequest {
-  const request: LoadRequest = { url: options.url };
+  const request: LoadRequest = { url: options.url, ...grantsOf(options) };
   if (options.name !== undefined) request.name = options.name;
   if (options.priority !== undefined) request.priority = options.priority;
   if (options.legacy !== undefined) request.legacy = options.legacy;
   if (options.hooks !== undefined) request.hooks = options.hooks;
-  if (options.shadow) request.shadow = true;
-  if (options.allowCredentials) request.allowCredentials = true;
   return request;
 }
 
 function urlRecord(name: string, options: LoadUrlOptions): AdapterRecord {
-  const record: AdapterRecord = { name, source: "url", url: options.url };
+  const record: AdapterRecord = { name, source: "url", url: options.url, ...grantsOf(options) };
   if (options.priority !== undefined) record.priority = options.priority;
-  if (options.shadow) record.shadow = true;
-  if (options.allowCredentials) record.allowCredentials = true;
   if (options.legacy) {
     record.legacy = true;
     record.hooks = options.hooks ?? [];
@@ -1075,14 +1138,23 @@ function urlRecord(name: string, options: LoadUrlOptions): AdapterRecord {
 }
 
 function withoutName(record: AdapterRecord): LoadImageOptions {
-  const options: LoadImageOptions = { image: record.image! };
+  const options: LoadImageOptions = { image: record.image!, ...grantsOf(record) };
   if (record.env !== undefined) options.env = record.env;
   if (record.priority !== undefined) options.priority = record.priority;
   if (record.network !== undefined) options.network = record.network;
-  if (record.shadow) options.shadow = true;
-  if (record.allowCredentials) options.allowCredentials = true;
-  if (record.allowDocker) options.allowDocker = true;
   return options;
+}
+
+/** What the operator chose for an adapter beyond what it declares: shadow mode and the two grants. */
+type Grants = Pick<LoadRequest, "shadow" | "allowCredentials" | "allowDocker">;
+
+/** The grants `from` holds, each written only when true (records and requests never say `false`). */
+function grantsOf(from: Grants): Grants {
+  const grants: Grants = {};
+  if (from.shadow) grants.shadow = true;
+  if (from.allowCredentials) grants.allowCredentials = true;
+  if (from.allowDocker) grants.allowDocker = true;
+  return grants;
 }
 
 function sourceOf(record: AdapterRecord): string {

@@ -24,6 +24,14 @@ describe("parseBootList", () => {
       "acme/set --grant-all",
       'the boot list (--adapters) has "--grant-all": after an image, only --allow-docker and --allow-credentials may follow',
     ],
+    [
+      "acme/set --allow-docker acme/set --allow-credentials",
+      "the boot list (--adapters) names acme/set twice: write each image once, followed by all its grants",
+    ],
+    [
+      "acme/set docker.io/acme/set:latest",
+      "the boot list (--adapters) names acme/set and docker.io/acme/set:latest (the same image) twice",
+    ],
   ])("refuses %j with one clear line", (text, message) => {
     expect(() => parseBootList(text)).toThrow(
       expect.objectContaining({ code: "INVALID_REQUEST", message: expect.stringContaining(message) }),

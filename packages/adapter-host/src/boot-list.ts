@@ -1,5 +1,6 @@
 import type { BootEntry } from "./adapter-host.js";
 import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
+import { sameImage } from "./runtime.js";
 
 /** The grants a boot-list entry may carry, spelled as `powerstrip load` spells them. */
 const GRANTS: Record<string, keyof Omit<BootEntry, "image">> = {
@@ -14,12 +15,21 @@ const GRANTS: Record<string, keyof Omit<BootEntry, "image">> = {
  *     POWERSTRIP_ADAPTERS="acme/policy acme/compose-set --allow-docker acme/mirror --allow-credentials"
  *
  * The boot list is the operator's, but an image may change under its tag: nothing is granted
- * that the line does not say. Throws INVALID_REQUEST for an unknown flag or one before any image.
+ * that the line does not say (and at boot, an adapter of the set from an image the list names
+ * gets the grants the list writes; see AdapterHost.boot). Throws INVALID_REQUEST for an unknown
+ * flag, one before any image, or an image written twice (whose grants would be ambiguous).
  */
 export function parseBootList(text: string): BootEntry[] {
   const entries: BootEntry[] = [];
   for (const token of text.split(/\s+/).filter(Boolean)) {
     if (!token.startsWith("-")) {
+      const twice = entries.find((e) => sameImage(e.image, token));
+      if (twice !== undefined) {
+        throw new AdapterHostError(
+          AdapterHostErrorCode.InvalidRequest,
+          `the boot list (--adapters) names ${twice.image === token ? token : `${twice.image} and ${token} (the same image)`} twice: write each image once, followed by all its grants`,
+        );
+      }
       entries.push({ image: token });
       continue;
     }

@@ -29,7 +29,7 @@ async function setUp(runtime = new FakeRuntime(), stateDir = tempDir("pst-state-
     store,
     socketTimeoutMs: 500,
     handshakeTimeoutMs: 1000,
-    log: (line) => logged.push(line),
+    log: (line, level) => logged.push(`${level}: ${line}`),
   });
   onTestFinished(async () => {
     await host.close();
@@ -89,17 +89,17 @@ describe("credentials", () => {
     expect(s.registry.get("mirror")?.receivesCredentials).toBeUndefined();
   });
 
-  it("legacy adapters get none (the 2015 messages carry no headers)", async () => {
+  it("legacy adapters get none (the 2015 messages carry no headers), and asking is refused", async () => {
     const legacy = await v2Adapter({ name: "x", hooks: [] });
     const s = await setUp();
-    const info = await s.host.load({
-      url: legacy.url,
-      name: "old",
-      legacy: true,
-      hooks: ["pre:POST /*/containers/create"],
-      allowCredentials: true,
+    const load = { url: legacy.url, name: "old", legacy: true, hooks: ["pre:POST /*/containers/create"] };
+    await expect(s.host.load({ ...load, allowCredentials: true })).rejects.toMatchObject({
+      code: "INVALID_REQUEST",
+      message:
+        "invalid load request: allowCredentials: not for legacy adapters (the 2015 messages carry no headers, so there is nothing to allow)",
     });
-    expect(info.credentials).toBe("none");
+    expect(s.host.list()).toEqual([]);
+    expect((await s.host.load(load)).credentials).toBe("none");
   });
 });
 
@@ -170,5 +170,87 @@ describe("the engine socket for loader images", () => {
     expect(s.store.current.adapters).toEqual([
       { name: "compose-set", source: "image", image: "acme/set", allowDocker: true },
     ]);
+  });
+});
+
+describe("the boot list is the operator's current word on the images it names", () => {
+  it("revokes a grant the list no longer writes, at the next start, saying so", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/mirror", { ...MIRROR });
+    const first = await setUp(runtime);
+    await first.host.boot(parseBootList("acme/mirror --allow-credentials"));
+    expect(first.host.inspect("mirror").credentials).toBe("sent");
+    await first.host.close();
+
+    const second = await setUp(runtime, first.stateDir);
+    await second.host.boot(parseBootList("acme/mirror"));
+    expect(second.host.inspect("mirror")).toMatchObject({ state: "ready", credentials: "withheld" });
+    expect(second.registry.get("mirror")?.receivesCredentials).toBeUndefined();
+    expect(second.store.current.adapters).toEqual([
+      { name: "mirror", source: "image", image: "acme/mirror" },
+    ]);
+    expect(second.logged).toContain(
+      "warn: adapter mirror: the boot list (--adapters) names acme/mirror, and its grants follow the list: --allow-credentials revoked (the list does not write it)",
+    );
+  });
+
+  it("revokes it from an adapter loaded by hand with the grant, when the list names its image", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/mirror", { ...MIRROR });
+    const first = await setUp(runtime);
+    await first.host.load({ image: "acme/mirror", allowCredentials: true });
+    await first.host.close();
+    const second = await setUp(runtime, first.stateDir);
+    await second.host.boot(parseBootList("docker.io/acme/mirror:latest"));
+    expect(second.host.inspect("mirror").credentials).toBe("withheld");
+  });
+
+  it("grants what the list adds, and an --allow-docker change recreates the container", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/set", { ...SET });
+    const first = await setUp(runtime);
+    await first.host.boot(parseBootList("acme/set --allow-docker"));
+    const before = runtime.containerOf("compose-set")!.id;
+    await first.host.close();
+
+    // Revoked: the running container, which holds the socket, is not adopted; a loader image
+    // without the grant is refused.
+    const second = await setUp(runtime, first.stateDir);
+    await second.host.boot(parseBootList("acme/set"));
+    expect(second.host.inspect("compose-set")).toMatchObject({ state: "failed" });
+    expect(second.host.inspect("compose-set").error).toMatch(/add --allow-docker to grant that/);
+    expect(runtime.containerOf("compose-set")).toBeUndefined();
+    expect(second.store.current.adapters).toEqual([
+      { name: "compose-set", source: "image", image: "acme/set" },
+    ]);
+    await second.host.close();
+
+    const third = await setUp(runtime, first.stateDir);
+    await third.host.boot(parseBootList("acme/set --allow-docker"));
+    expect(third.host.inspect("compose-set")).toMatchObject({ state: "ready", dockerSocket: true });
+    expect(runtime.containerOf("compose-set")!.spec.allowDocker).toBe(true);
+    expect(runtime.containerOf("compose-set")!.id).not.toBe(before);
+    expect(third.logged).toContain(
+      "warn: adapter compose-set: the boot list (--adapters) names acme/set, and its grants follow the list: --allow-docker granted (the list writes it)",
+    );
+  });
+
+  it("leaves the grants of adapters whose image it does not name", async () => {
+    const runtime = new FakeRuntime();
+    runtime.local.set("acme/mirror", { ...MIRROR });
+    const first = await setUp(runtime);
+    await first.host.load({ image: "acme/mirror", allowCredentials: true });
+    await first.host.close();
+    const second = await setUp(runtime, first.stateDir);
+    await second.host.boot(parseBootList("acme/other"));
+    expect(second.host.inspect("mirror").credentials).toBe("sent");
+    expect(second.logged.filter((l) => l.includes("grants follow"))).toEqual([]);
+  });
+
+  it("logs failures at warn", async () => {
+    const s = await setUp();
+    await s.host.boot(parseBootList("acme/missing"));
+    expect(s.logged).toHaveLength(1);
+    expect(s.logged[0]).toMatch(/^warn: adapter acme\/missing failed: /);
   });
 });

@@ -4,6 +4,7 @@ export {
   type BootEntry,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_SOCKET_TIMEOUT_MS,
+  type HostLogLevel,
   type ImportOptions,
   type LoadImageOptions,
   type LoadProgress,

@@ -121,6 +121,18 @@ describe("callPreHook()", () => {
     expect(lastPre?.adapter).toBe("labels-prod");
   });
 
+  it("calls as to a shadow adapter with shadow: true (ctx.shadow), not by default", async () => {
+    await callPreHook(adapter, { method: "POST", path: "/containers/create", body: { Image: "x" } });
+    expect(lastPre?.shadow).toBe(false);
+    await callPreHook(adapter, {
+      method: "POST",
+      path: "/containers/create",
+      body: { Image: "x" },
+      shadow: true,
+    });
+    expect(lastPre?.shadow).toBe(true);
+  });
+
   it("returns a deny", async () => {
     expect(
       await callPreHook(adapter, { method: "POST", path: "/containers/create", body: { Image: "bad" } }),

@@ -30,6 +30,8 @@ interface CallOptions extends TestHandshake {
   logger?: Logger;
   /** Who the call comes from (`ctx.client`), e.g. `{ transport: "tls", certificate: { … } }`; none by default. */
   client?: ClientIdentity;
+  /** The call as to an adapter loaded in shadow mode (`ctx.shadow`); false by default. */
+  shadow?: boolean;
 }
 
 export interface PreHookCallInput extends TestRequest, CallOptions {}
@@ -70,6 +72,7 @@ export async function callPreHook(adapter: Adapter, input: PreHookCallInput): Pr
     declaresCredentials(adapter),
   );
   if (input.client !== undefined) call.client = input.client;
+  if (input.shadow) call.shadow = true;
   return expectOk(await answerHook(session, call)) as PreHookReply;
 }
 
@@ -86,6 +89,7 @@ export async function callPostHook(adapter: Adapter, input: PostHookCallInput): 
     declaresCredentials(adapter),
   );
   if (input.client !== undefined) call.client = input.client;
+  if (input.shadow) call.shadow = true;
   return expectOk(await answerHook(session, call)) as PostHookReply;
 }
 

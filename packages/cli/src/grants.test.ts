@@ -52,3 +52,24 @@ describe("powerstrip load --allow-docker", () => {
     });
   });
 });
+
+describe("powerstrip load --legacy --allow-credentials", () => {
+  it("is refused in one line: the 2015 messages carry no headers", async () => {
+    expect(
+      await runCli([
+        "load",
+        "--url",
+        "http://127.0.0.1:8080/v1/extension",
+        "--legacy",
+        "--hook",
+        "pre:POST /*/containers/create",
+        "--allow-credentials",
+      ]),
+    ).toEqual({
+      code: 2,
+      stdout: "",
+      stderr:
+        "powerstrip: --allow-credentials is not for --legacy adapters: the 2015 messages carry no headers, so there is nothing to allow\n",
+    });
+  });
+});

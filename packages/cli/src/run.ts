@@ -309,6 +309,11 @@ function loadRequest(
       "--allow-docker is only for image adapters: Powerstrip does not run an adapter loaded by --url",
     );
   }
+  if (opts.legacy && opts.allowCredentials) {
+    throw new UsageError(
+      "--allow-credentials is not for --legacy adapters: the 2015 messages carry no headers, so there is nothing to allow",
+    );
+  }
   const request: LoadRequest = image !== undefined ? { image } : { url: opts.url! };
   if (opts.name !== undefined) request.name = opts.name;
   if (opts.env !== undefined) request.env = parseEnv(opts.env, env);

@@ -17,7 +17,7 @@ import {
   rewrittenResponse,
 } from "./hooks/hooked-steps.js";
 import type { HookChain, HookRegistry } from "./hooks/registry.js";
-import { runPostHooks, runPreHooks } from "./hooks/run-chain.js";
+import { type ChainContext, runPostHooks, runPreHooks } from "./hooks/run-chain.js";
 import { type BodyTracker, trackBody } from "./http/body-tracker.js";
 import { type Framing, requestFraming, responseFraming } from "./http/framing.js";
 import {
@@ -30,7 +30,7 @@ import {
   type ResponseHead,
   serializeHead,
 } from "./http/head.js";
-import type { Observers } from "./observe/observer.js";
+import type { ExchangeRecord, Observers } from "./observe/observer.js";
 import type { UpstreamConnection, UpstreamOwner, UpstreamPool } from "./upstream-pool.js";
 
 /** What a client connection needs from the proxy around it. */
@@ -41,7 +41,18 @@ export interface ConnectionContext {
   maxBodyBytes: number;
   onClosed(connection: ClientConnection): void;
   /** Who watches the data path (trace, metrics, logs); checked by flag before anything is recorded. */
-  observers?: Observers;
+  observers: Observers;
+}
+
+/** A response body being read whole: the bytes as they came (`raw`) and its payload. */
+interface ResponseCollect {
+  head: ResponseHead;
+  framing: Framing;
+  /** The post-hooks need the body (else it is read for pre-hook warnings alone). */
+  forHooks: boolean;
+  raw: Buffer[];
+  payload: Buffer[];
+  size: number;
 }
 
 /** Where a connection is in its current exchange. */
@@ -80,8 +91,11 @@ const HIJACKED_STREAM_TYPES = [
  * → stream the request body → read the response head → send it → stream the response body →
  * finish (reuse or close). Upgrades and hijacked streams leave that loop for a raw tunnel.
  *
- * Nothing here buffers a body: bytes are forwarded as they arrive, with backpressure, and only
- * heads and chunk-size lines are read.
+ * Unhooked exchanges buffer no body: bytes are forwarded as they arrive, with backpressure, and
+ * only heads and chunk-size lines are read. Hooked ones read a JSON request body whole when a hook
+ * needs it, and a JSON response body when a post-hook needs it or pre-hook warnings go into it;
+ * each held body is bounded by `maxBodyBytes` (a larger request is refused with 413, a larger
+ * response streams on with its hooks seeing the head only).
  */
 export class ClientConnection implements UpstreamOwner {
   private phase = Phase.ReadingHead;
@@ -106,11 +120,15 @@ export class ClientConnection implements UpstreamOwner {
   private chain: HookChain | null = null;
   private hooked: HookedRequest | null = null;
   private requestId = "";
+  /** What the hook calls of the current exchange share (its id, who called, the observers). */
+  private callContext: ChainContext | null = null;
   /** Who is connected, for hook calls: worked out on the first hooked call, then kept. */
   private identity: ClientIdentity | undefined;
   /** Pre-hook warnings for the client, delivered in the response's `Warnings` where it has one. */
-  private clientWarnings: string[] = [];
+  private clientWarnings: string[] | null = null;
   // What observers are told of the exchange: the status the client got, and byte marks.
+  /** An exchange began (a request head came, or a refusal is due) and is not recorded yet. */
+  private exchangeOpen = false;
   private status = 0;
   private bytesInMark = 0;
   private bytesOutMark = 0;
@@ -118,13 +136,7 @@ export class ClientConnection implements UpstreamOwner {
   private collected: { parts: Buffer[]; size: number } | null = null;
   /** A request body held whole (read for hooks), sent right after the head. */
   private heldBody: Buffer | null = null;
-  private responseCollect: {
-    head: ResponseHead;
-    framing: Framing;
-    raw: Buffer[];
-    payload: Buffer[];
-    size: number;
-  } | null = null;
+  private responseCollect: ResponseCollect | null = null;
 
   constructor(
     private readonly client: Socket,
@@ -153,9 +165,7 @@ export class ClientConnection implements UpstreamOwner {
     if (this.draining || this.phase === Phase.Closed) return;
     this.draining = true;
     if (this.phase === Phase.ReadingHead && this.pending === null) {
-      this.phase = Phase.Closed;
-      this.client.end();
-      this.context.onClosed(this);
+      this.close();
       return;
     }
     if (!this.responseStarted) this.closeAfterResponse = true;
@@ -204,9 +214,14 @@ export class ClientConnection implements UpstreamOwner {
   private onClientClose(): void {
     const wasOpen = this.phase !== Phase.Closed;
     this.phase = Phase.Closed;
+    if (this.exchangeOpen) {
+      // Cut before it was over (a client abort, or abort() on a broken response): no whole answer.
+      this.status = 0;
+      this.recordExchange();
+    }
     if (this.tunnelObserved) {
       this.tunnelObserved = false;
-      this.context.observers!.tunnelClosed(this.bytesSinceMark());
+      this.context.observers.tunnelClosed(this.bytesSinceMark());
     }
     if (this.upstream !== null) {
       // A client abort tears the upstream request down with it.
@@ -238,10 +253,12 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     this.pending = end === buffered.length ? null : buffered.subarray(end);
+    this.exchangeOpen = true;
     let head: RequestHead;
     let framing: Framing;
     try {
       head = parseRequestHead(buffered.subarray(0, end));
+      this.request = head; // a refusal of its framing names its method
       framing = requestFraming(head);
     } catch (error) {
       this.refuse(error);
@@ -377,7 +394,7 @@ export class ClientConnection implements UpstreamOwner {
     this.status = head.status;
     const postHooks = this.chain !== null && this.chain.post.length > 0;
     if (head.status === 101) {
-      if (postHooks) this.notifyPostHooks(head);
+      if (postHooks) this.notifyPostHooks(head, "streamed");
       this.openTunnel(head.raw, rest);
       return;
     }
@@ -388,23 +405,11 @@ export class ClientConnection implements UpstreamOwner {
       return;
     }
     if (framing.kind === "close" && isHijackedStream(head)) {
-      if (postHooks) this.notifyPostHooks(head);
+      if (postHooks) this.notifyPostHooks(head, "streamed");
       this.openTunnel(head.raw, rest);
       return;
     }
-    if (this.clientWarnings.length > 0 && isOrdinaryResponse(this.chain!.path, head, framing)) {
-      // The warnings go into the JSON answer: it is read whole and re-framed (post-hooks or not).
-      this.startResponseCollect(head, framing, rest);
-      return;
-    }
-    if (postHooks) {
-      const ordinary = isOrdinaryResponse(this.chain!.path, head, framing);
-      if (ordinary && this.chain!.post.some((h) => h.hook.needsBody)) {
-        this.startResponseCollect(head, framing, rest);
-        return;
-      }
-      this.notifyPostHooks(head, !ordinary);
-    }
+    if (this.chain !== null && this.startHookedResponse(head, framing, rest)) return;
     if (rest === null) {
       this.sendResponseHead(head, framing);
       if (this.responseBody!.done) this.finish();
@@ -415,6 +420,21 @@ export class ClientConnection implements UpstreamOwner {
     this.sendResponseHead(head, framing);
     this.forwardResponseBody(rest);
     this.client.uncork();
+  }
+
+  /**
+   * A hooked exchange's response head: its body is read whole when a post-hook needs it or pre-hook
+   * warnings go into it (true: collecting); otherwise the post-hooks observe the head and the
+   * response streams on as usual (false).
+   */
+  private startHookedResponse(head: ResponseHead, framing: Framing, rest: Buffer | null): boolean {
+    const chain = this.chain!;
+    const ordinary = isOrdinaryResponse(chain.path, head, framing);
+    const forHooks = ordinary && chain.post.some((h) => h.hook.needsBody);
+    if (!forHooks && chain.post.length > 0) this.notifyPostHooks(head, ordinary ? "not-needed" : "streamed");
+    if (!forHooks && !(ordinary && this.clientWarnings !== null)) return false;
+    this.startResponseCollect(head, framing, rest, forHooks);
+    return true;
   }
 
   // ── Step 6: send the response head ──────────────────────────────────────────────────────────
@@ -493,8 +513,9 @@ export class ClientConnection implements UpstreamOwner {
 
   private finish(upstreamReusable = true): void {
     this.releaseUpstream(upstreamReusable);
-    if (this.context.observers?.exchanges) this.recordExchange();
-    this.clientWarnings = [];
+    this.recordExchange();
+    this.clientWarnings = null;
+    this.callContext = null;
     const mustClose = this.closeAfterResponse || this.clientEnded || this.draining;
     this.request = null;
     this.requestBody = null;
@@ -508,9 +529,7 @@ export class ClientConnection implements UpstreamOwner {
     this.responseStarted = false;
     this.closeAfterResponse = false;
     if (mustClose) {
-      this.phase = Phase.Closed;
-      this.client.end();
-      this.context.onClosed(this);
+      this.close();
       return;
     }
     this.phase = Phase.ReadingHead;
@@ -524,6 +543,7 @@ export class ClientConnection implements UpstreamOwner {
     this.chain = chain;
     this.hooked = hookedRequestFrom(head, chain);
     this.requestId = randomUUID();
+    this.callContext = this.hookCallContext();
     this.requestBody = trackBody(framing);
     this.closeAfterResponse = clientWantsClose(head) || this.draining;
     const plan = planRequestBody(framing, head, chain);
@@ -595,7 +615,7 @@ export class ClientConnection implements UpstreamOwner {
     this.phase = Phase.RunningHooks;
     const hooked = this.hooked!;
     const chain = this.chain!;
-    runPreHooks(chain.pre, hooked, this.chainContext()).then(
+    runPreHooks(chain.pre, hooked, this.callContext!).then(
       (outcome) => {
         if (this.phase === Phase.Closed) return;
         if (outcome.kind === "deny") {
@@ -646,21 +666,26 @@ export class ClientConnection implements UpstreamOwner {
   }
 
   /**
-   * Streamed and upgraded responses, and responses no post-hook needs the body of: post-hooks see
-   * the head only and observe; they cannot hold the response up.
+   * Streamed and upgraded responses, those too large to hold, and those no post-hook needs the body
+   * of: post-hooks see the head only and observe (see HookedResponse.observed); they cannot hold
+   * the response up.
    */
-  private notifyPostHooks(head: ResponseHead, streamed = true): void {
-    void runPostHooks(
-      this.chain!.post,
-      this.hooked!,
-      hookedResponseFrom(head, streamed, !streamed),
-      this.chainContext(),
-    );
+  private notifyPostHooks(head: ResponseHead, omitted: "streamed" | "not-needed" | "too-large"): void {
+    const response = hookedResponseFrom(head, omitted);
+    runPostHooks(this.chain!.post, this.hooked!, response, this.callContext!).catch(() => {
+      // Each call's outcome is recorded as it ends; an observe-only run has nothing left to report.
+    });
   }
 
-  private startResponseCollect(head: ResponseHead, framing: Framing, rest: Buffer | null): void {
+  /** `forHooks`: the post-hooks need the body; otherwise it is read for the pre-hooks' warnings alone. */
+  private startResponseCollect(
+    head: ResponseHead,
+    framing: Framing,
+    rest: Buffer | null,
+    forHooks: boolean,
+  ): void {
     this.responseBody = trackBody(framing);
-    this.responseCollect = { head, framing, raw: [], payload: [], size: 0 };
+    this.responseCollect = { head, framing, forHooks, raw: [], payload: [], size: 0 };
     if (rest !== null) this.collectResponseBody(rest);
     else if (this.responseBody.done) this.completeResponseCollect(true);
   }
@@ -682,7 +707,7 @@ export class ClientConnection implements UpstreamOwner {
     if (collect.size > this.context.maxBodyBytes) {
       // Too big to hold: the hooks see the head only, and the body streams on as it came.
       this.responseCollect = null;
-      this.notifyPostHooks(collect.head);
+      if (collect.forHooks) this.notifyPostHooks(collect.head, "too-large");
       this.sendResponseHead(collect.head, collect.framing, body);
       this.client.write(Buffer.concat(collect.raw));
       if (body.done) this.finish(taken === chunk.length);
@@ -695,31 +720,37 @@ export class ClientConnection implements UpstreamOwner {
     const collect = this.responseCollect!;
     this.responseCollect = null;
     this.releaseUpstream(upstreamReusable);
-    const response = hookedResponseFrom(collect.head, false);
+    const response = hookedResponseFrom(collect.head);
     const payload = Buffer.concat(collect.payload);
     response.body = parseJsonBody(payload);
     if (response.body === undefined && payload.length > 0) response.bodyOmitted = "binary";
-    runPostHooks(this.chain!.post, this.hooked!, response, this.chainContext()).then(
+    if (!collect.forHooks) {
+      this.sendCollectedResponse(collect, response);
+      return;
+    }
+    runPostHooks(this.chain!.post, this.hooked!, response, this.callContext!).then(
       (result) => {
-        if (this.phase === Phase.Closed) return;
-        this.deliverWarnings(result);
-        this.status = result.status;
-        if (!this.requestBody!.done) this.closeAfterResponse = true;
-        this.responseStarted = true;
-        if (result.changed) {
-          const statusText =
-            result.status === collect.head.status
-              ? collect.head.statusText
-              : (STATUS_CODES[result.status] ?? "");
-          this.client.write(rewrittenResponse(result, statusText, this.closeAfterResponse));
-        } else {
-          this.client.write(clientResponseHead(collect.head, this.closeAfterResponse));
-          for (const piece of collect.raw) this.client.write(piece);
-        }
-        this.finish();
+        if (this.phase !== Phase.Closed) this.sendCollectedResponse(collect, result);
       },
       (error: unknown) => this.failBeforeResponse(error),
     );
+  }
+
+  /** A response read whole: as it came, or re-serialized when hooks or warnings changed it. */
+  private sendCollectedResponse(collect: ResponseCollect, result: HookedResponse): void {
+    this.deliverWarnings(result);
+    this.status = result.status;
+    if (!this.requestBody!.done) this.closeAfterResponse = true;
+    this.responseStarted = true;
+    if (result.changed) {
+      const statusText =
+        result.status === collect.head.status ? collect.head.statusText : (STATUS_CODES[result.status] ?? "");
+      this.client.write(rewrittenResponse(result, statusText, this.closeAfterResponse));
+    } else {
+      this.client.write(clientResponseHead(collect.head, this.closeAfterResponse));
+      for (const piece of collect.raw) this.client.write(piece);
+    }
+    this.finish();
   }
 
   /** Hands the engine connection back for reuse when the exchange left it clean, else closes it. */
@@ -737,8 +768,9 @@ export class ClientConnection implements UpstreamOwner {
   private openTunnel(responseHead: Buffer, upstreamRest: Buffer | null): void {
     this.phase = Phase.Tunnel;
     this.responseStarted = true;
-    if (this.context.observers?.exchanges) {
-      this.recordExchange();
+    // The exchange that opened the tunnel ends here; the tunnel's bytes are reported when it closes.
+    this.recordExchange();
+    if (this.context.observers.exchanges) {
       this.context.observers.tunnelOpened();
       this.tunnelObserved = true;
     }
@@ -756,8 +788,12 @@ export class ClientConnection implements UpstreamOwner {
 
   // ── Observing ───────────────────────────────────────────────────────────────────────────────
 
-  /** What every hook call of this request shares: its id (in the call, the trace and the logs). */
-  private chainContext() {
+  /**
+   * What every hook call of this request shares: its id (in the call, the trace and the logs) and
+   * who made it. Identifying the client is a system call on a unix socket (SO_PEERCRED): made on
+   * the connection's first hooked request, then kept.
+   */
+  private hookCallContext(): ChainContext {
     // A client already gone cannot be identified any more: its hook calls carry no `client`.
     if (this.identity === undefined && !this.client.destroyed) this.identity = identifyClient(this.client);
     return {
@@ -772,25 +808,51 @@ export class ClientConnection implements UpstreamOwner {
   private deliverWarnings(response: HookedResponse): void {
     const hooked = this.hooked!;
     if (!carriesWarnings(hooked.method, hooked.path)) return;
-    addWarnings(response, [...this.clientWarnings, ...(response.warnings ?? [])]);
+    addWarnings(response, [...(this.clientWarnings ?? []), ...(response.warnings ?? [])]);
   }
 
-  /** Bytes both ways since the last mark: the socket's own counters, so nothing is counted per chunk. */
+  /**
+   * Moves the byte marks to now and fills in the bytes both ways since the last mark: the socket's
+   * own counters, so nothing is counted per chunk. `bytesWritten` includes what is still queued,
+   * and drops when a destroyed socket discards its queue; counters cannot go down, so the mark
+   * only moves forward (bytes queued and then discarded stay counted).
+   */
+  private takeBytes(into: { bytesIn: number; bytesOut: number }): void {
+    const read = this.client.bytesRead;
+    const written = this.client.bytesWritten; // each read copies the write queue: once
+    into.bytesIn = read - this.bytesInMark;
+    into.bytesOut = written > this.bytesOutMark ? written - this.bytesOutMark : 0;
+    this.bytesInMark = read;
+    if (written > this.bytesOutMark) this.bytesOutMark = written;
+  }
+
   private bytesSinceMark(): { bytesIn: number; bytesOut: number } {
-    const bytesIn = this.client.bytesRead - this.bytesInMark;
-    const bytesOut = this.client.bytesWritten - this.bytesOutMark;
-    this.bytesInMark = this.client.bytesRead;
-    this.bytesOutMark = this.client.bytesWritten;
-    return { bytesIn, bytesOut };
+    const bytes = { bytesIn: 0, bytesOut: 0 };
+    this.takeBytes(bytes);
+    return bytes;
   }
 
+  /** Tells exchange observers how the exchange in flight went: once, and only when one is open. */
   private recordExchange(): void {
-    this.context.observers!.exchange({
-      method: this.request?.method ?? "",
-      status: this.status,
-      hooked: this.chain !== null,
-      ...this.bytesSinceMark(),
-    });
+    if (!this.exchangeOpen) return;
+    this.exchangeOpen = false;
+    const observers = this.context.observers;
+    if (observers.exchanges) {
+      const request = this.request;
+      const hooked = this.chain !== null;
+      const record: ExchangeRecord = {
+        // Pass-through exchanges get an id only when someone wants one (a debug log).
+        requestId: hooked ? this.requestId : observers.requestIds ? randomUUID() : undefined,
+        method: request === null ? "" : request.method,
+        path: request === null ? "" : targetPath(request.target),
+        status: this.status,
+        hooked,
+        bytesIn: 0,
+        bytesOut: 0,
+      };
+      this.takeBytes(record);
+      observers.exchange(record);
+    }
     this.status = 0;
   }
 
@@ -815,13 +877,23 @@ export class ClientConnection implements UpstreamOwner {
       error instanceof ProxyError
         ? error
         : new ProxyError(ProxyErrorCode.BadRequest, String(error), { cause: error });
-    this.phase = Phase.Closed;
-    this.client.end(
+    this.close(
       dockerErrorResponse(proxyError.status, proxyError.message, {
         close: true,
         headRequest: this.isHeadRequest(),
       }),
     );
+    // A refused request is an exchange too, even one whose head could not be read.
+    this.status = proxyError.status;
+    this.exchangeOpen = true;
+    this.recordExchange();
+  }
+
+  /** Ends the connection, after `last` when given, and tells the proxy it is gone. */
+  private close(last?: Buffer): void {
+    this.phase = Phase.Closed;
+    if (last === undefined) this.client.end();
+    else this.client.end(last);
     this.context.onClosed(this);
   }
 
@@ -878,6 +950,12 @@ export class ClientConnection implements UpstreamOwner {
     }
     this.client.destroy();
   }
+}
+
+/** A request target's path (as sent: a version prefix kept), without its query. */
+function targetPath(target: string): string {
+  const query = target.indexOf("?");
+  return query === -1 ? target : target.slice(0, query);
 }
 
 /** HTTP/1.0 closes by default; either version closes when the client says so. */

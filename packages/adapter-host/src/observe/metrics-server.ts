@@ -8,7 +8,10 @@ export interface RunningMetricsServer {
   close(): Promise<void>;
 }
 
-/** Refuses anything but `tcp://<loopback>:PORT`: metrics name adapters and paths of this host. */
+/**
+ * Refuses anything but `tcp://<loopback>:PORT`: metrics name this host's adapters and show its
+ * traffic (calls by method and status, denials, bytes), which is no one else's business.
+ */
 export function checkMetricsAddress(text: string): { host: string; port: number } {
   const address = parseAddress(text);
   if (address.kind !== "tcp")

@@ -7,9 +7,17 @@ const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIO
 /** Seconds: from a no-op adapter on a unix socket (sub-ms) to the longest adapter timeout (60 s). */
 const HOOK_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
+/** A labelled metric, as prom-client's Counter and Histogram are. */
+interface Labelled<C> {
+  labels(...values: string[]): C;
+  remove(...values: string[]): void;
+}
+
 /**
  * The proxy's Prometheus metrics (names in docs/metrics.md). Counted from the data path's
- * observer records: one per hook call, one per exchange; nothing per chunk.
+ * observer records: one per hook call, one per exchange; nothing per chunk. An adapter's series
+ * go when it is unloaded (`forget`), so a host that loads adapters under ever new names does not
+ * grow without bound.
  */
 export class ProxyMetrics {
   readonly registry = new Registry();
@@ -23,8 +31,16 @@ export class ProxyMetrics {
   private readonly sent: Counter;
   private readonly tunnelsOpen: Gauge;
   private readonly tunnels: Counter;
-  /** Labelled children, kept so the hot path does no label hashing. */
+  /**
+   * Labelled children, kept so a record costs a string join and map lookups rather than
+   * prom-client's label validation and hashing on every labels() call.
+   */
   private readonly requestChildren = new Map<string, { inc(): void }>();
+  /** Each adapter's children, by metric, by label values: found fast, removed together. */
+  private readonly adapterChildren = new Map<
+    string,
+    Map<Labelled<unknown>, Map<string, { child: unknown; values: string[] }>>
+  >();
   private detach: (() => void) | null = null;
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -111,21 +127,57 @@ export class ProxyMetrics {
     };
   }
 
+  /**
+   * Removes every series of `adapter` (it was unloaded). Its calls have all finished by then (the
+   * host unregisters it first), so none comes back after.
+   */
+  forget(adapter: string): void {
+    const metrics = this.adapterChildren.get(adapter);
+    if (metrics === undefined) return;
+    for (const [metric, children] of metrics) {
+      for (const { values } of children.values()) metric.remove(...values);
+    }
+    this.adapterChildren.delete(adapter);
+  }
+
   /** The exposition text (`GET /metrics`). */
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
   private hookCall(record: HookCallRecord): void {
+    const { adapter, stage } = record;
     const shadow = record.shadow ? "true" : "false";
-    this.hookCalls.labels(record.adapter, record.stage, record.decision, shadow).inc();
-    this.hookDuration.labels(record.adapter, record.stage).observe(record.durationMs / 1000);
+    this.child(this.hookCalls, adapter, stage, record.decision, shadow).inc();
+    this.child(this.hookDuration, adapter, stage).observe(record.durationMs / 1000);
     if (record.failure !== undefined)
-      this.hookFailures.labels(record.adapter, record.stage, record.failure.kind).inc();
+      this.child(this.hookFailures, adapter, stage, record.failure.kind).inc();
     if (record.decision === "deny" || record.decision === "would-deny")
-      this.hookDenials.labels(record.adapter, shadow).inc();
+      this.child(this.hookDenials, adapter, shadow).inc();
     if (record.warnings !== undefined && record.warnings.length > 0)
-      this.hookWarnings.labels(record.adapter).inc(record.warnings.length);
+      this.child(this.hookWarnings, adapter).inc(record.warnings.length);
+  }
+
+  /** The child of `metric` for an adapter's series (the adapter is its first label), cached. */
+  private child<C>(metric: Labelled<C>, adapter: string, ...rest: string[]): C {
+    let metrics = this.adapterChildren.get(adapter);
+    if (metrics === undefined) {
+      metrics = new Map();
+      this.adapterChildren.set(adapter, metrics);
+    }
+    let children = metrics.get(metric);
+    if (children === undefined) {
+      children = new Map();
+      metrics.set(metric, children);
+    }
+    const key = rest.join(" ");
+    let found = children.get(key);
+    if (found === undefined) {
+      const values = [adapter, ...rest];
+      found = { child: metric.labels(...values), values };
+      children.set(key, found);
+    }
+    return found.child as C;
   }
 
   private exchange(record: ExchangeRecord): void {

@@ -25,8 +25,9 @@ interface Watcher {
 
 /**
  * The live trace: `GET /trace` upgraded to a WebSocket on the admin API, one JSON TraceEvent per
- * message. It observes the proxy only while someone watches, so with no watcher the data path
- * builds no record and no diff for it.
+ * message. It observes the proxy only while someone watches: with no watcher the data path builds
+ * no diff of what hooks changed (`wantsChanges`), and publishes nothing here; the records
+ * themselves are still built for the metrics and the logs.
  */
 export class TraceHub {
   private readonly watchers = new Set<Watcher>();

@@ -47,7 +47,7 @@ export type ResponseBodyOmitted = "binary" | "too-large" | "not-needed" | "strea
  */
 export type PreHookReply = PreHookAllow | PreHookDeny | PreHookRewrite;
 /**
- * Messages for the user. Where Docker's response has a Warnings field (POST /containers/create) they are added to it, so the docker client prints them; otherwise they are logged and shown in `powerstrip trace`.
+ * Messages for the user. Where Docker's successful JSON response has a Warnings array (POST /containers/create, POST /containers/{id}/update, GET /info) they are appended to it, so the docker client prints them (a post-hook's only when that response is read whole anyway); otherwise, and always for a shadow adapter, they are logged and shown in `powerstrip trace`.
  *
  * @maxItems 100
  */
@@ -662,7 +662,17 @@ export interface TraceHookCall {
    * failed / ignored-failure / would-fail: what went wrong with the adapter.
    */
   failure?: {
-    kind: "timeout" | "unreachable" | "bad-status" | "not-json" | "invalid-reply" | "too-large";
+    /**
+     * overloaded: a shadow adapter already had too many calls in flight, so this one was skipped (not sent).
+     */
+    kind:
+      | "timeout"
+      | "unreachable"
+      | "bad-status"
+      | "not-json"
+      | "invalid-reply"
+      | "too-large"
+      | "overloaded";
     message: string;
   };
   /**

@@ -6,6 +6,8 @@ export const AdapterFailureKind = {
   NotJson: "not-json",
   InvalidReply: "invalid-reply",
   TooLarge: "too-large",
+  /** Not called at all: a shadow adapter already had too many calls in flight. */
+  Overloaded: "overloaded",
 } as const;
 export type AdapterFailureKind = (typeof AdapterFailureKind)[keyof typeof AdapterFailureKind];
 

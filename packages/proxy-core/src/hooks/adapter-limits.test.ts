@@ -368,6 +368,7 @@ describe("what the schema accepts never breaks the framing", () => {
             body: {},
             bodyOmitted: undefined,
             streamed: false,
+            observed: false,
             changed: false,
           };
           applyPostReply(reply, response);

@@ -31,7 +31,15 @@ export interface HookedResponse {
   headers: RawHeaders;
   body: Json | undefined;
   bodyOmitted: BodyOmitted | undefined;
+  /** Only the head is known: the body streams on (or the connection became a tunnel). */
   streamed: boolean;
+  /**
+   * Observe-only: the response goes to the client as it came (streamed, upgraded, or relayed because
+   * no post-hook needs its body). Post-hooks see it; their rewrites and fail-closed failures have
+   * nothing to apply to, and are recorded as `pass` and `ignored-failure`.
+   */
+  observed: boolean;
+  /** True once a hook changed the response: it is re-serialized for the client. */
   changed: boolean;
   /** Warnings the post-hooks returned, for the client (see client-warnings.ts) and the trace. */
   warnings?: string[];

@@ -128,14 +128,21 @@ export function isOrdinaryResponse(path: string, head: ResponseHead, framing: Fr
   return !STREAMING_ENDPOINTS.some((pattern) => matchHookPath(pattern, path) !== null);
 }
 
-/** The response as post-hooks see it; `streamed` ones carry no body, and neither do observed ones. */
-export function hookedResponseFrom(head: ResponseHead, streamed: boolean, observed = false): HookedResponse {
+/**
+ * The response as post-hooks see it. `omitted` says why they get the head only, which makes the
+ * response observe-only (see HookedResponse.observed); without it the body is read for them.
+ */
+export function hookedResponseFrom(
+  head: ResponseHead,
+  omitted?: "streamed" | "not-needed" | "too-large",
+): HookedResponse {
   return {
     status: head.status,
     headers: endToEndHeaders(head.headers, head.connectionTokens),
     body: undefined,
-    bodyOmitted: streamed ? "streamed" : observed ? "not-needed" : undefined,
-    streamed,
+    bodyOmitted: omitted,
+    streamed: omitted === "streamed",
+    observed: omitted !== undefined,
     changed: false,
   };
 }

@@ -60,7 +60,7 @@ export function checkPreReply(reply: unknown, adapter: Pick<HookedAdapter, "rece
   if (!result.ok) throw invalid(`invalid pre-hook reply: ${result.errors.join("; ")}`);
   const checked = result.value as PreReply;
   if (checked.action === "rewrite" && checked.headers)
-    checkHeaderNames(checked.headers, adapter?.receivesCredentials === true);
+    checkHeaderNames(checked.headers, adapter.receivesCredentials === true);
   return checked;
 }
 

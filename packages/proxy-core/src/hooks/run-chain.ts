@@ -1,21 +1,22 @@
 import { requestChanges, responseChanges } from "../observe/changes.js";
-import type { HookCallRecord, Observers } from "../observe/observer.js";
-import { type AdapterFailure, AdapterFailureKind, failureStatus } from "./adapter-failure.js";
+import type { HookCallRecord, HookDecision, Observers } from "../observe/observer.js";
+import {
+  asFailure,
+  failClosed,
+  failureFields,
+  legacyRefusal,
+  recordCall,
+  requestDiffers,
+  responseDiffers,
+  watchCall,
+  withWarnings,
+} from "./call-records.js";
 import { type CallFacts, postHookCall, preHookCall } from "./hook-messages.js";
 import { type HookedRequest, type HookedResponse, type Json, requestTarget } from "./hooked-request.js";
 import { applyLegacyPostReply, applyLegacyPreReply, legacyPostCall, legacyPreCall } from "./legacy-v1.js";
 import type { HookRegistry, MatchedHook } from "./registry.js";
 import { applyPostReply, applyPreReply, checkPostReply, checkPreReply, type HeaderEdits } from "./replies.js";
-import {
-  asFailure,
-  type CallWatch,
-  callShadowPostHook,
-  callShadowPreHook,
-  failClosedMessage,
-  failureFields,
-  recordCall,
-  watchCall,
-} from "./shadow-calls.js";
+import { callShadowPostHook, callShadowPreHook } from "./shadow-calls.js";
 
 /** What the pre-hooks decided. */
 export type PreOutcome =
@@ -24,8 +25,8 @@ export type PreOutcome =
 
 export interface ChainContext extends CallFacts {
   registry: HookRegistry;
-  /** Who watches the hook calls (trace, metrics, logs); nothing is recorded when absent or idle. */
-  observers?: Observers;
+  /** Who watches the hook calls (trace, metrics, logs); nothing is recorded while its flags are off. */
+  observers: Observers;
 }
 
 /** Runs the pre-hooks in order; each sees the rewrites of those before it. */
@@ -42,6 +43,8 @@ export async function runPreHooks(
       continue;
     }
     const watch = watchCall(context, request);
+    const record = (decision: HookDecision, extra?: Partial<HookCallRecord>) =>
+      recordCall(context, matched, watch, decision, extra);
     // Apply steps replace the request's fields, never mutate them: a shallow copy is the "before".
     const before = watch === null ? null : { ...request };
     context.registry.enter(adapter.name);
@@ -49,7 +52,7 @@ export async function runPreHooks(
       if (adapter.protocolVersion === "1") {
         const reply = await adapter.transport.call(legacyPreCall(request), { timeoutMs: adapter.timeoutMs });
         applyLegacyPreReply(reply, request);
-        if (watch !== null) recordPreRewrite(context, matched, watch, before!, request, undefined);
+        if (before !== null) recordPreRewrite(context, record, before, request, undefined);
         continue;
       }
       const message = preHookCall(matched, request, context);
@@ -59,32 +62,25 @@ export async function runPreHooks(
       );
       if (reply.warnings) warnings.push(...reply.warnings);
       if (reply.action === "deny") {
-        if (watch !== null) {
-          recordCall(context, matched, watch, "deny", {
-            status: reply.status,
-            message: reply.message,
-            ...withWarnings(reply.warnings),
-          });
-        }
-        return { kind: "deny", status: reply.status, message: reply.message, warnings };
+        const { status, message: said } = reply;
+        record("deny", { status, message: said, ...withWarnings(reply.warnings) });
+        return { kind: "deny", status, message: said, warnings };
       }
       applyPreReply(reply, request);
-      if (watch !== null) recordPreRewrite(context, matched, watch, before!, request, reply.warnings);
+      if (before !== null) recordPreRewrite(context, record, before, request, reply.warnings);
     } catch (error) {
       const failure = asFailure(error);
-      if (adapter.protocolVersion === "1" && isErrorAnswer(failure)) {
-        // As in 2015: a legacy adapter refuses a call by answering with an error status.
-        const message = failure.said || `refused by ${adapter.name}`;
-        if (watch !== null) recordCall(context, matched, watch, "deny", { status: failure.status!, message });
-        return { kind: "deny", status: failure.status!, message, warnings };
+      const refusal = legacyRefusal(adapter, failure);
+      if (refusal !== null) {
+        record("deny", refusal);
+        return { kind: "deny", ...refusal, warnings };
       }
       if (adapter.failurePolicy === "ignore") {
-        if (watch !== null) recordCall(context, matched, watch, "ignored-failure", failureFields(failure));
+        record("ignored-failure", failureFields(failure));
         continue;
       }
       const closed = failClosed(adapter.name, failure);
-      if (watch !== null)
-        recordCall(context, matched, watch, "failed", { ...closed, ...failureFields(failure) });
+      record("failed", { ...closed, ...failureFields(failure) });
       return { kind: "deny", ...closed, warnings };
     } finally {
       context.registry.leave(adapter.name);
@@ -95,7 +91,8 @@ export async function runPreHooks(
 
 /**
  * Runs the post-hooks (already in reverse order). A failing hook under "fail" replaces the
- * response with an error naming the adapter; under "ignore" it is skipped.
+ * response with an error naming the adapter; under "ignore" it is skipped. An observe-only
+ * response (`observed`) is not changed by anything they say.
  */
 export async function runPostHooks(
   hooks: MatchedHook[],
@@ -109,42 +106,37 @@ export async function runPostHooks(
       callShadowPostHook(matched, request, response, context);
       continue;
     }
+    // The 2015 protocol has no way to say "headers only": its adapters see whole responses only.
+    if (adapter.protocolVersion === "1" && response.observed) continue;
     const watch = watchCall(context, request);
-    const before = watch === null ? null : { ...response, changed: false };
+    const record = (decision: HookDecision, extra?: Partial<HookCallRecord>) =>
+      recordCall(context, matched, watch, decision, extra);
+    const before = watch === null ? null : { ...response };
     context.registry.enter(adapter.name);
     try {
+      let warnings: string[] | undefined;
       if (adapter.protocolVersion === "1") {
-        if (response.streamed) continue; // the 2015 protocol has no way to say "headers only"
         const reply = await adapter.transport.call(legacyPostCall(request, response), {
           timeoutMs: adapter.timeoutMs,
         });
-        const changedBefore = response.changed;
-        response.changed = false;
         applyLegacyPostReply(reply, response);
-        if (watch !== null) recordPostRewrite(context, matched, watch, before!, response, undefined);
-        response.changed ||= changedBefore;
-        continue;
+      } else {
+        const message = postHookCall(matched, request, response, context);
+        const reply = checkPostReply(await adapter.transport.call(message, { timeoutMs: adapter.timeoutMs }));
+        warnings = reply.warnings;
+        if (warnings) response.warnings = [...(response.warnings ?? []), ...warnings];
+        if (!response.observed) applyPostReply(reply, response);
       }
-      const message = postHookCall(matched, request, response, context);
-      const reply = checkPostReply(await adapter.transport.call(message, { timeoutMs: adapter.timeoutMs }));
-      if (reply.warnings) response.warnings = [...(response.warnings ?? []), ...reply.warnings];
-      // Streamed and upgraded responses are already under way: their hooks only observe.
-      const applies = !response.streamed && reply.action === "rewrite";
-      if (applies) applyPostReply(reply, response);
-      if (watch !== null) {
-        const extra: Partial<HookCallRecord> = withWarnings(reply.warnings);
-        if (applies && context.observers!.changes) extra.changes = responseChanges(before!, response);
-        recordCall(context, matched, watch, applies ? "rewrite" : "pass", extra);
-      }
+      if (before !== null) recordPostRewrite(context, record, before, response, warnings);
     } catch (error) {
       const failure = asFailure(error);
-      if (adapter.failurePolicy === "ignore" || response.streamed) {
-        if (watch !== null) recordCall(context, matched, watch, "ignored-failure", failureFields(failure));
+      // An observe-only response is already on its way: a failure cannot replace it.
+      if (adapter.failurePolicy === "ignore" || response.observed) {
+        record("ignored-failure", failureFields(failure));
         continue;
       }
       const { status, message } = failClosed(adapter.name, failure);
-      if (watch !== null)
-        recordCall(context, matched, watch, "failed", { status, message, ...failureFields(failure) });
+      record("failed", { status, message, ...failureFields(failure) });
       replaceWithError(response, status, message);
       return response;
     } finally {
@@ -154,52 +146,32 @@ export async function runPostHooks(
   return response;
 }
 
-function isErrorAnswer(failure: AdapterFailure): boolean {
-  return (
-    failure.kind === AdapterFailureKind.BadStatus && failure.status !== undefined && failure.status >= 400
-  );
-}
-
-function failClosed(name: string, failure: AdapterFailure): { status: number; message: string } {
-  return { status: failureStatus(failure.kind), message: failClosedMessage(name, failure) };
-}
-
-function withWarnings(warnings: string[] | undefined): Partial<HookCallRecord> {
-  return warnings && warnings.length > 0 ? { warnings } : {};
-}
+type Recorder = (decision: HookDecision, extra?: Partial<HookCallRecord>) => void;
 
 function recordPreRewrite(
   context: ChainContext,
-  matched: MatchedHook,
-  watch: CallWatch,
+  record: Recorder,
   before: HookedRequest,
   after: HookedRequest,
   warnings: string[] | undefined,
 ): void {
-  const changed =
-    after.headChanged !== before.headChanged ||
-    after.bodyChanged !== before.bodyChanged ||
-    after.method !== before.method ||
-    after.path !== before.path ||
-    after.query !== before.query ||
-    after.headers !== before.headers ||
-    after.body !== before.body;
+  const changed = requestDiffers(before, after);
   const extra = withWarnings(warnings);
-  if (changed && context.observers!.changes) extra.changes = requestChanges(before, after);
-  recordCall(context, matched, watch, changed ? "rewrite" : "allow", extra);
+  if (changed && context.observers.changes) extra.changes = requestChanges(before, after);
+  record(changed ? "rewrite" : "allow", extra);
 }
 
 function recordPostRewrite(
   context: ChainContext,
-  matched: MatchedHook,
-  watch: CallWatch,
+  record: Recorder,
   before: HookedResponse,
   after: HookedResponse,
   warnings: string[] | undefined,
 ): void {
+  const changed = responseDiffers(before, after);
   const extra = withWarnings(warnings);
-  if (after.changed && context.observers!.changes) extra.changes = responseChanges(before, after);
-  recordCall(context, matched, watch, after.changed ? "rewrite" : "pass", extra);
+  if (changed && context.observers.changes) extra.changes = responseChanges(before, after);
+  record(changed ? "rewrite" : "pass", extra);
 }
 
 function replaceWithError(response: HookedResponse, status: number, message: string): void {

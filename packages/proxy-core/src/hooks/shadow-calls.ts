@@ -1,64 +1,32 @@
 import { requestChanges, responseChanges } from "../observe/changes.js";
-import type { HookCallRecord, HookDecision } from "../observe/observer.js";
-import { AdapterFailure, AdapterFailureKind, failureStatus } from "./adapter-failure.js";
+import { AdapterFailure, AdapterFailureKind } from "./adapter-failure.js";
+import {
+  asFailure,
+  type CallWatch,
+  failClosed,
+  failureFields,
+  legacyRefusal,
+  recordCall,
+  requestDiffers,
+  responseDiffers,
+  watchCall,
+  withWarnings,
+} from "./call-records.js";
 import { postHookCall, preHookCall } from "./hook-messages.js";
 import type { HookedRequest, HookedResponse } from "./hooked-request.js";
 import { applyLegacyPostReply, applyLegacyPreReply, legacyPostCall, legacyPreCall } from "./legacy-v1.js";
-import type { MatchedHook } from "./registry.js";
+import type { HookedAdapter, MatchedHook } from "./registry.js";
 import { applyPostReply, applyPreReply, checkPostReply, checkPreReply } from "./replies.js";
 import type { ChainContext } from "./run-chain.js";
 
-/** When a hook call started, for its record. Taken only when someone observes. */
-export interface CallWatch {
-  time: number;
-  started: number;
-  method: string;
-  path: string;
-}
+/**
+ * Shadow calls in flight per adapter, at most. Clients do not wait for them, so nothing else holds
+ * a slow shadow adapter back: past this, calls are skipped (recorded as an `overloaded` failure)
+ * rather than piling up requests and their serialized bodies.
+ */
+export const MAX_SHADOW_CALLS_IN_FLIGHT = 64;
 
-export function watchCall(context: ChainContext, request: HookedRequest): CallWatch | null {
-  if (context.observers?.hooks !== true) return null;
-  return { time: Date.now(), started: performance.now(), method: request.method, path: request.path };
-}
-
-export function recordCall(
-  context: ChainContext,
-  matched: MatchedHook,
-  watch: CallWatch,
-  decision: HookDecision,
-  extra: Partial<HookCallRecord> = {},
-): void {
-  const record: HookCallRecord = {
-    time: watch.time,
-    requestId: context.requestId,
-    adapter: matched.adapter.name,
-    stage: matched.hook.stage,
-    hook: matched.pattern,
-    method: watch.method,
-    path: watch.path,
-    durationMs: performance.now() - watch.started,
-    decision,
-    shadow: matched.adapter.shadow === true,
-    ...extra,
-  };
-  context.observers!.hookCall(record);
-}
-
-/** The failure's fields of a record. */
-export function failureFields(failure: AdapterFailure): Pick<HookCallRecord, "failure"> {
-  return { failure: { kind: failure.kind, message: failure.message } };
-}
-
-export function asFailure(error: unknown): AdapterFailure {
-  if (error instanceof AdapterFailure) return error;
-  return new AdapterFailure(
-    AdapterFailureKind.InvalidReply,
-    error instanceof Error ? error.message : String(error),
-    {
-      cause: error,
-    },
-  );
-}
+const shadowInFlight = new WeakMap<HookedAdapter, number>();
 
 /**
  * A shadow adapter's pre-hook, called off the request's path: the client's request does not wait
@@ -69,15 +37,13 @@ export function callShadowPreHook(matched: MatchedHook, request: HookedRequest, 
   const { adapter } = matched;
   // Hooks after this one replace fields (never mutate them), so a shallow copy stays as it is now.
   const seen: HookedRequest = { ...request };
-  const message =
+  const watch = watchCall(context, seen);
+  shadowCall(matched, context, watch, () =>
     adapter.protocolVersion === "1"
       ? legacyPreCall(seen)
-      : { ...preHookCall(matched, seen, context), shadow: true };
-  const watch = watchCall(context, seen);
-  context.registry.enter(adapter.name);
-  adapter.transport
-    .call(message, { timeoutMs: adapter.timeoutMs })
-    .then((reply) => {
+      : { ...preHookCall(matched, seen, context), shadow: true },
+  )
+    ?.then((reply) => {
       if (watch === null) return;
       const scratch: HookedRequest = { ...seen };
       let warnings: string[] | undefined;
@@ -87,37 +53,23 @@ export function callShadowPreHook(matched: MatchedHook, request: HookedRequest, 
         const checked = checkPreReply(reply, adapter);
         warnings = checked.warnings;
         if (checked.action === "deny") {
-          recordCall(context, matched, watch, "would-deny", {
-            status: checked.status,
-            message: checked.message,
-            ...(warnings ? { warnings } : {}),
-          });
+          const { status, message } = checked;
+          recordCall(context, matched, watch, "would-deny", { status, message, ...withWarnings(warnings) });
           return;
         }
         applyPreReply(checked, scratch);
       }
-      const changed = scratch.headChanged !== seen.headChanged || scratch.bodyChanged !== seen.bodyChanged;
-      const extra: Partial<HookCallRecord> = warnings ? { warnings } : {};
-      if (changed && context.observers!.changes) extra.changes = requestChanges(seen, scratch);
+      const changed = requestDiffers(seen, scratch);
+      const extra = withWarnings(warnings);
+      if (changed && context.observers.changes) extra.changes = requestChanges(seen, scratch);
       recordCall(context, matched, watch, changed ? "would-rewrite" : "allow", extra);
     })
     .catch((error: unknown) => {
-      if (watch === null) return;
       const failure = asFailure(error);
-      if (
-        adapter.protocolVersion === "1" &&
-        failure.kind === AdapterFailureKind.BadStatus &&
-        (failure.status ?? 0) >= 400
-      ) {
-        recordCall(context, matched, watch, "would-deny", {
-          status: failure.status!,
-          message: failure.said || `refused by ${adapter.name}`,
-        });
-        return;
-      }
-      recordShadowFailure(context, matched, watch, failure);
-    })
-    .finally(() => context.registry.leave(adapter.name));
+      const refusal = legacyRefusal(adapter, failure);
+      if (refusal !== null) recordCall(context, matched, watch, "would-deny", refusal);
+      else recordShadowFailure(context, matched, watch, failure);
+    });
 }
 
 /** A shadow adapter's post-hook, off the response's path: the client's response does not wait for it. */
@@ -128,41 +80,68 @@ export function callShadowPostHook(
   context: ChainContext,
 ): void {
   const { adapter } = matched;
-  if (adapter.protocolVersion === "1" && response.streamed) return;
+  if (adapter.protocolVersion === "1" && response.observed) return;
   const seen: HookedResponse = { ...response };
-  const message =
+  const watch = watchCall(context, request);
+  shadowCall(matched, context, watch, () =>
     adapter.protocolVersion === "1"
       ? legacyPostCall(request, seen)
-      : { ...postHookCall(matched, request, seen, context), shadow: true };
-  const watch = watchCall(context, request);
-  context.registry.enter(adapter.name);
-  adapter.transport
-    .call(message, { timeoutMs: adapter.timeoutMs })
-    .then((reply) => {
+      : { ...postHookCall(matched, request, seen, context), shadow: true },
+  )
+    ?.then((reply) => {
       if (watch === null) return;
-      const scratch: HookedResponse = { ...seen, changed: false };
+      const scratch: HookedResponse = { ...seen };
       let warnings: string[] | undefined;
       if (adapter.protocolVersion === "1") applyLegacyPostReply(reply, scratch);
       else {
         const checked = checkPostReply(reply);
         warnings = checked.warnings;
-        if (!seen.streamed) applyPostReply(checked, scratch);
+        if (!seen.observed) applyPostReply(checked, scratch);
       }
-      const extra: Partial<HookCallRecord> = warnings ? { warnings } : {};
-      if (scratch.changed && context.observers!.changes) extra.changes = responseChanges(seen, scratch);
-      recordCall(context, matched, watch, scratch.changed ? "would-rewrite" : "pass", extra);
+      const changed = responseDiffers(seen, scratch);
+      const extra = withWarnings(warnings);
+      if (changed && context.observers.changes) extra.changes = responseChanges(seen, scratch);
+      recordCall(context, matched, watch, changed ? "would-rewrite" : "pass", extra);
     })
-    .catch((error: unknown) => {
-      if (watch !== null) recordShadowFailure(context, matched, watch, asFailure(error));
-    })
-    .finally(() => context.registry.leave(adapter.name));
+    .catch((error: unknown) => recordShadowFailure(context, matched, watch, asFailure(error)));
+}
+
+/**
+ * Sends one shadow call, counted for unregister and against the in-flight cap; null when the cap
+ * skipped it (that is recorded here). Never throws: a message that cannot be built or a transport
+ * that throws at once becomes a rejected promise, and the counts are given back whatever happens.
+ */
+function shadowCall(
+  matched: MatchedHook,
+  context: ChainContext,
+  watch: CallWatch | null,
+  message: () => unknown,
+): Promise<unknown> | null {
+  const { adapter } = matched;
+  const inFlight = shadowInFlight.get(adapter) ?? 0;
+  if (inFlight >= MAX_SHADOW_CALLS_IN_FLIGHT) {
+    const failure = new AdapterFailure(
+      AdapterFailureKind.Overloaded,
+      `${inFlight} shadow calls already in flight; this one was skipped`,
+    );
+    recordCall(context, matched, watch, "ignored-failure", failureFields(failure));
+    return null;
+  }
+  shadowInFlight.set(adapter, inFlight + 1);
+  context.registry.enter(adapter.name);
+  return new Promise<unknown>((resolve) =>
+    resolve(adapter.transport.call(message(), { timeoutMs: adapter.timeoutMs })),
+  ).finally(() => {
+    shadowInFlight.set(adapter, (shadowInFlight.get(adapter) ?? 1) - 1);
+    context.registry.leave(adapter.name);
+  });
 }
 
 /** A shadow failure is never acted on; under "fail" it is recorded as what the client would have got. */
 function recordShadowFailure(
   context: ChainContext,
   matched: MatchedHook,
-  watch: CallWatch,
+  watch: CallWatch | null,
   failure: AdapterFailure,
 ): void {
   if (matched.adapter.failurePolicy === "ignore") {
@@ -170,12 +149,7 @@ function recordShadowFailure(
     return;
   }
   recordCall(context, matched, watch, "would-fail", {
-    status: failureStatus(failure.kind),
-    message: failClosedMessage(matched.adapter.name, failure),
+    ...failClosed(matched.adapter.name, failure),
     ...failureFields(failure),
   });
-}
-
-export function failClosedMessage(name: string, failure: AdapterFailure): string {
-  return `powerstrip: adapter "${name}" failed (${failure.message}); its failure policy is to fail closed`;
 }

@@ -44,6 +44,30 @@ describe("requestChanges: one compact line per change", () => {
     expect(requestChanges(before, { ...before, body: structuredClone(before.body) })).toEqual([]);
   });
 
+  it("credential header values are masked, an edit of one still shows", () => {
+    const before = request({
+      headers: ["X-Registry-Auth", "c2VjcmV0LW9sZA==", "Authorization", "Bearer old"],
+    });
+    const after = {
+      ...before,
+      headers: [
+        "X-Registry-Auth",
+        "c2VjcmV0LW5ldw==",
+        "authorization",
+        "Bearer old",
+        "X-Registry-Config",
+        "e30=",
+      ],
+    };
+    const lines = requestChanges(before, after);
+    expect(lines).toEqual([
+      "header -x-registry-auth: (redacted)",
+      "header +x-registry-auth: (redacted)",
+      "header +x-registry-config: (redacted)",
+    ]);
+    expect(lines.join("\n")).not.toMatch(/c2VjcmV0|Bearer|e30=/);
+  });
+
   it("path and method; long values are cut", () => {
     const before = request({ body: { Cmd: "short" } });
     const after = { ...before, method: "PUT", path: "/containers/x", body: { Cmd: "y".repeat(200) } };
@@ -62,6 +86,7 @@ describe("responseChanges", () => {
       body: { Id: "abc", Warnings: [] },
       bodyOmitted: undefined,
       streamed: false,
+      observed: false,
       changed: false,
     };
     const after = { ...before, status: 403, body: { message: "no" } };

@@ -1,9 +1,11 @@
+import { CREDENTIAL_HEADERS } from "@powerstrip/protocol";
 import type { HookedRequest, HookedResponse, Json } from "../hooks/hooked-request.js";
 
 /**
  * Compact lines of what a hook changed, for the trace: `body /HostConfig/Privileged: true → false`,
  * `body +/Labels/team: "a"`, `body -/Env`, `query +all=1`, `header -x-foo`, `status 200 → 403`.
- * Built only when a watcher asks for them.
+ * Built only when a watcher asks for them. Values of credential headers are never shown: a trace
+ * watcher must not learn what only an adapter with the credentials grant may see.
  */
 
 /** Long values are cut: a line says what changed, not the whole document. */
@@ -36,13 +38,18 @@ function capped(lines: string[]): string[] {
   return [...lines.slice(0, MAX_LINES), `… ${lines.length - MAX_LINES} more`];
 }
 
+const REDACTED = "(redacted)";
+
 function headerPairs(headers: string[]): [string, string][] {
   const pairs: [string, string][] = [];
   for (let i = 0; i < headers.length; i += 2) pairs.push([headers[i]!.toLowerCase(), headers[i + 1]!]);
   return pairs;
 }
 
-/** Pairs are compared as multisets of `key<sep>value`: what went is `-`, what came is `+`. */
+/**
+ * Pairs are compared as multisets of `key<sep>value`: what went is `-`, what came is `+`. Compared
+ * with their values, shown with credential values masked (a changed secret still shows as -/+).
+ */
 function pairChanges(
   what: string,
   before: [string, string][],
@@ -50,15 +57,16 @@ function pairChanges(
   separator: string,
   lines: string[],
 ): void {
-  const left = before.map(([k, v]) => `${k}${separator}${v}`);
-  const right = after.map(([k, v]) => `${k}${separator}${v}`);
-  const remaining = [...right];
-  for (const item of left) {
-    const at = remaining.indexOf(item);
-    if (at === -1) lines.push(`${what} -${item}`);
+  const item = ([k, v]: [string, string]) => `${k}${separator}${v}`;
+  const shown = ([k, v]: [string, string]) =>
+    `${k}${separator}${what === "header" && CREDENTIAL_HEADERS.includes(k) ? REDACTED : v}`;
+  const remaining = [...after];
+  for (const pair of before) {
+    const at = remaining.findIndex((other) => item(other) === item(pair));
+    if (at === -1) lines.push(`${what} -${shown(pair)}`);
     else remaining.splice(at, 1);
   }
-  for (const item of remaining) lines.push(`${what} +${item}`);
+  for (const pair of remaining) lines.push(`${what} +${shown(pair)}`);
 }
 
 function jsonChanges(
