@@ -53,7 +53,11 @@ export const IMAGES = [
   dockerfileImage("powerstrip/proxy", {
     dockerfile: "apps/proxy/Dockerfile",
     context: "apps/proxy",
-    inputs: ["apps/proxy/dist/image/powerstrip-proxy.mjs", "apps/proxy/.dockerignore"],
+    inputs: [
+      "apps/proxy/dist/image/powerstrip-proxy.mjs",
+      "apps/proxy/dist/image/node_modules",
+      "apps/proxy/.dockerignore",
+    ],
     project: "@powerstrip/proxy-app",
   }),
   // The base of multi-container adapters: the loader runtime (apps/adapter-loader/dist/main.js,

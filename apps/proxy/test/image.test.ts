@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defineAdapter, serve } from "@powerstrip/adapter-sdk";
 import { validateHandshakeReply } from "@powerstrip/protocol";
 import {
   BASE_IMAGE,
@@ -112,7 +113,7 @@ afterAll(async () => {
 });
 
 describe("powerstrip/proxy", () => {
-  it("is the bundle on node alone: no npm, no node_modules, labelled with its version", async () => {
+  it("is the bundle on node alone (no npm; node_modules holds only koffi, native), labelled with its version", async () => {
     const inspect = succeeded(
       await engine(["image", "inspect", "--format", "{{json .Config.Labels}}", PROXY_IMAGE]),
     );
@@ -120,7 +121,8 @@ describe("powerstrip/proxy", () => {
       "org.opencontainers.image.title": "powerstrip-proxy",
       "org.opencontainers.image.version": packageJson.version,
     });
-    const check = 'command -v npm || echo "no npm"; find / -xdev -name node_modules -print -quit; ls /app';
+    const check =
+      'command -v npm || echo "no npm"; find / -xdev -name node_modules -not -path "/app/*"; ls /app /app/node_modules';
     const listing = succeeded(
       await engine([
         "run",
@@ -135,7 +137,9 @@ describe("powerstrip/proxy", () => {
         check,
       ]),
     );
-    expect(listing.stdout.toString()).toBe("no npm\npowerstrip-proxy.mjs\n");
+    expect(listing.stdout.toString()).toBe(
+      "no npm\n/app:\nnode_modules\npowerstrip-proxy.mjs\n\n/app/node_modules:\n@koromix\nkoffi\n",
+    );
   });
 
   it("prints its usage with --help (flags after the image go to the daemon)", async () => {
@@ -241,6 +245,49 @@ describe("powerstrip/proxy", () => {
         expect(left.stdout.toString()).toBe("");
       } finally {
         await removeLabelled(`io.powerstrip.adapter=${adapter}`);
+      }
+    });
+
+    it("tells adapters the unix peer's uid and gid (SO_PEERCRED through koffi in the image)", async () => {
+      const calls: { client?: unknown }[] = [];
+      const adapter = uniqueName("peer");
+      const running = await serve(
+        defineAdapter({
+          name: adapter,
+          hooks: {
+            "GET /containers/json": {
+              pre(ctx) {
+                calls.push({ client: ctx.client });
+              },
+            },
+          },
+        }),
+        {
+          socket: join(dir, "peer.sock"),
+          handleSignals: false,
+          logger: { info() {}, warn() {}, error() {} },
+        },
+      );
+      const powerstrip = (...args: string[]) =>
+        runClient(process.execPath, socket, [
+          "--conditions=source",
+          "--import",
+          "tsx",
+          POWERSTRIP_CLI,
+          "--admin",
+          `unix://${join(dir, "admin.sock")}`,
+          ...args,
+        ]);
+      try {
+        succeeded(await powerstrip("load", "--url", `unix://${join(dir, "peer.sock")}`));
+        succeeded(await runClient("docker", socket, ["ps", "--quiet"]));
+        // The docker CLI runs as this test's user; its pid is in another pid namespace, so left out.
+        expect(calls).toEqual([
+          { client: { transport: "unix", uid: process.getuid!(), gid: process.getgid!() } },
+        ]);
+        succeeded(await powerstrip("unload", adapter));
+      } finally {
+        await running.close();
       }
     });
 
