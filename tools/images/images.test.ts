@@ -52,9 +52,12 @@ describe.each([
     expect(instructions.slice(0, 2)).toEqual(["ARG BASE_IMAGE=node:20-bookworm-slim", `FROM \${BASE_IMAGE}`]);
   });
 
-  it("copies the bundle alone: no npm install, no node_modules", () => {
+  it("copies the bundle alone (the proxy: and the koffi tsup prepares), no npm install, no RUN", () => {
     expect(dockerfile).toContain(`COPY ${bundle} `);
-    expect(instructions.join("\n")).not.toMatch(/\bnpm\b|node_modules|^RUN /m);
+    expect(instructions.join("\n")).not.toMatch(/\bnpm\b|^RUN /m);
+    // The one node_modules: the proxy's native koffi, prepared beside the bundle by tsup.image.config.ts.
+    const copies = instructions.filter((l) => l.includes("node_modules"));
+    expect(copies).toEqual(dir === "apps/proxy" ? ["COPY dist/image/node_modules /app/node_modules"] : []);
     // The classic builder sends the whole context: the .dockerignore keeps it to what is copied.
     const ignore = readFileSync(join(ROOT, dir, ".dockerignore"), "utf8").split("\n");
     expect(ignore).toContain("*");
