@@ -1,22 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
 import { join } from "node:path";
-import {
-  ADAPTER_ENDPOINTS,
-  type AdapterHook,
-  type AdapterInfo,
-  HANDSHAKE_DEFAULTS,
-  type LoadRequest,
-  validateLegacyAdaptersFile,
-  validateLoadRequest,
-} from "@powerstrip/protocol";
-import {
-  type FailurePolicy,
-  type HookedAdapter,
-  type HookRegistry,
-  HttpAdapterTransport,
-} from "@powerstrip/proxy-core";
+import { ADAPTER_ENDPOINTS, type AdapterInfo, type LoadRequest } from "@powerstrip/protocol";
+import { type HookRegistry, HttpAdapterTransport } from "@powerstrip/proxy-core";
 import packageJson from "../package.json" with { type: "json" };
+import { describeHooks, type Entry, info } from "./adapter-entry.js";
+import { grantsOf, imageRecord, kindOf, sourceOf, urlRecord, withoutName } from "./adapter-records.js";
+import { AdapterTable } from "./adapter-table.js";
 import {
   type AdapterLocation,
   assertNoPath,
@@ -24,18 +12,31 @@ import {
   hookEndpoint,
   parseAdapterUrl,
 } from "./adapter-url.js";
+import { type BootEntry, bootGrants } from "./boot-list.js";
+import { ContainerWatch } from "./container-watch.js";
 import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
-import { type Handshake, performHandshake } from "./handshake.js";
+import { hookedAdapter, performHandshake } from "./handshake.js";
 import { ImageLauncher, type Launched } from "./image-launcher.js";
-import { type LegacyHook, legacyFileHooks, parseLegacyHook } from "./legacy.js";
+import {
+  connectLegacy,
+  type ImportOptions,
+  importPlans,
+  type LegacyPlan,
+  legacyPlan,
+} from "./legacy-adapters.js";
+import {
+  checkImageOptions,
+  checkUrlOptions,
+  type LoadImageOptions,
+  type LoadProgress,
+  type LoadUrlOptions,
+  loadOptions,
+} from "./load-request.js";
 import {
   type AdapterRuntime,
   CONTAINER_PREFIX,
-  type EventSubscription,
   type LogChunk,
-  type PullProgress,
   provisionalName,
-  type RuntimeEvent,
   sameImage,
 } from "./runtime.js";
 import {
@@ -80,96 +81,8 @@ export interface AdapterHostOptions {
 /** The level of a line the host reports through `AdapterHostOptions.log`. */
 export type HostLogLevel = "info" | "warn";
 
-/** `powerstrip load --url`: a current adapter, or a 2015 one with `legacy` and its `hooks`. */
-export interface LoadUrlOptions {
-  /** `unix:///absolute/path.sock` or `http://127.0.0.1:PORT` (a legacy adapter's URL may carry a path). */
-  url: string;
-  /** Overrides the adapter's declared name; a legacy adapter without one is named after its URL. */
-  name?: string;
-  /** Overrides the adapter's declared priority. */
-  priority?: number;
-  /** A 2015 (protocol v1) adapter: no handshake, v1 messages, explicit hooks. */
-  legacy?: boolean;
-  /** For legacy adapters: `"stage:METHOD /glob"`, e.g. `"pre:POST /*" + "/containers/create"`. */
-  hooks?: string[];
-  /** Shadow mode: its hooks are called, their replies recorded (trace, metrics) and not applied. */
-  shadow?: boolean;
-  /** Credential headers reach it if its handshake asks for them (`--allow-credentials`). */
-  allowCredentials?: boolean;
-}
-
-/** `powerstrip load IMAGE`. */
-export interface LoadImageOptions {
-  /** Pulled when missing. */
-  image: string;
-  /** Overrides the adapter's declared name. */
-  name?: string;
-  /** Extra environment for the container. */
-  env?: Record<string, string>;
-  /** Overrides the adapter's declared priority. */
-  priority?: number;
-  /** The container's network mode (default `none`). */
-  network?: string;
-  /** Shadow mode: its hooks are called, their replies recorded (trace, metrics) and not applied. */
-  shadow?: boolean;
-  /** Credential headers reach it if its handshake asks for them (`--allow-credentials`). */
-  allowCredentials?: boolean;
-  /** A loader image gets the engine socket (`--allow-docker`); without it a loader image is refused. */
-  allowDocker?: boolean;
-}
-
-/** One image of the boot list (`--adapters`), with the grants the operator wrote after it. */
-export interface BootEntry {
-  image: string;
-  allowCredentials?: boolean;
-  allowDocker?: boolean;
-}
-
-export interface ImportOptions {
-  /** Where each adapter of the file listens on this host, by name (`--at NAME=URL`). */
-  at?: Record<string, string>;
-}
-
-/** Progress of a load: the engine's pull progress, line by line. */
-export type LoadProgress = PullProgress;
-
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 export const DEFAULT_SOCKET_TIMEOUT_MS = 15_000;
-
-type State = AdapterInfo["state"];
-
-/** One adapter the host knows: reserved while it loads, live once its hooks are registered. */
-interface Entry {
-  name: string;
-  source: string;
-  kind: "url" | "legacy" | "image";
-  state: State;
-  since: Date;
-  priority: number;
-  failurePolicy: FailurePolicy;
-  timeoutMs: number;
-  protocolVersion: "1" | "2";
-  hooks: AdapterHook[];
-  adapter?: HookedAdapter;
-  unloading?: Promise<void>;
-  /** How to load it again (reload, restart). */
-  record?: AdapterRecord;
-  /** The record is in the persisted set. */
-  persisted?: boolean;
-  container?: { id: string; name: string };
-  error?: string;
-  /** Known once its handshake is done (see AdapterInfo.credentials). */
-  credentials?: AdapterInfo["credentials"];
-}
-
-/** A legacy adapter, checked and ready to be registered. */
-interface LegacyPlan {
-  name: string;
-  url: string;
-  location: AdapterLocation;
-  priority: number;
-  hooks: LegacyHook[];
-}
 
 /**
  * The control path over the proxy's live hooks: loads adapters from images (a container, its
@@ -178,16 +91,16 @@ interface LegacyPlan {
  * adapter containers, and reports what is loaded.
  */
 export class AdapterHost {
-  private readonly entries = new Map<string, Entry>();
+  private readonly adapters: AdapterTable;
   private readonly proxyVersion: string;
   private readonly handshakeTimeoutMs: number;
   private readonly now: () => Date;
   private readonly store: StateStore | undefined;
   private readonly launcher: ImageLauncher | undefined;
+  private readonly watch: ContainerWatch | undefined;
   private readonly log: (line: string, level: HostLogLevel) => void;
   private readonly onUnloaded: (name: string) => void;
   private bootImages: string[] = [];
-  private watching: EventSubscription | undefined;
   private closed = false;
 
   constructor(
@@ -200,6 +113,7 @@ export class AdapterHost {
     this.store = options.store;
     this.log = options.log ?? (() => {});
     this.onUnloaded = options.onUnloaded ?? (() => {});
+    this.adapters = new AdapterTable(registry, this.now);
     const runDir = options.runDir ?? (options.store ? join(options.store.dir, "run") : undefined);
     if (options.runtime !== undefined && runDir !== undefined) {
       this.launcher = new ImageLauncher({
@@ -210,45 +124,20 @@ export class AdapterHost {
         socketTimeoutMs: options.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS,
         labels: options.labels ?? {},
       });
+      this.watch = new ContainerWatch({
+        adapters: this.adapters,
+        registry,
+        launcher: this.launcher,
+        log: this.log,
+        closed: () => this.closed,
+      });
     }
   }
 
   /** A LoadRequest as the admin API takes it: an image (with pull progress) or a URL. */
   async load(request: LoadRequest, onProgress?: (progress: LoadProgress) => void): Promise<AdapterInfo> {
-    const result = validateLoadRequest(request);
-    if (!result.ok) throw invalidRequest(result.errors);
-    if (request.image !== undefined) {
-      if (request.legacy) {
-        throw new AdapterHostError(
-          AdapterHostErrorCode.InvalidRequest,
-          "invalid load request: legacy: 2015 adapters are loaded by URL, not from images",
-        );
-      }
-      const options: LoadImageOptions = { image: request.image };
-      if (request.name !== undefined) options.name = request.name;
-      if (request.env !== undefined) options.env = request.env;
-      if (request.priority !== undefined) options.priority = request.priority;
-      if (request.network !== undefined) options.network = request.network;
-      return this.loadImage({ ...options, ...grantsOf(request) }, onProgress);
-    }
-    if (request.allowDocker) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidRequest,
-        "invalid load request: allowDocker: only for image adapters (Powerstrip does not run an adapter loaded by URL)",
-      );
-    }
-    if (request.env !== undefined || request.network !== undefined) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidRequest,
-        `invalid load request: ${request.env !== undefined ? "env" : "network"}: only for image adapters (Powerstrip does not run an adapter loaded by URL)`,
-      );
-    }
-    const options: LoadUrlOptions = { url: request.url! };
-    if (request.name !== undefined) options.name = request.name;
-    if (request.priority !== undefined) options.priority = request.priority;
-    if (request.legacy !== undefined) options.legacy = request.legacy;
-    if (request.hooks !== undefined) options.hooks = request.hooks;
-    return this.loadUrl({ ...options, ...grantsOf(request) });
+    const options = loadOptions(request);
+    return "image" in options ? this.loadImage(options.image, onProgress) : this.loadUrl(options.url);
   }
 
   /**
@@ -262,19 +151,13 @@ export class AdapterHost {
   ): Promise<AdapterInfo> {
     this.assertOpen();
     const launcher = this.requireLauncher();
-    const request: LoadRequest = { image: options.image, ...grantsOf(options) };
-    if (options.name !== undefined) request.name = options.name;
-    if (options.env !== undefined) request.env = options.env;
-    if (options.priority !== undefined) request.priority = options.priority;
-    if (options.network !== undefined) request.network = options.network;
-    const result = validateLoadRequest(request);
-    if (!result.ok) throw invalidRequest(result.errors);
-    this.ensureWatching();
+    checkImageOptions(options);
+    this.watch?.start();
 
     const { image } = options;
     const explicit = options.name;
-    let name = explicit ?? this.freeName(provisionalName(image));
-    let entry = this.reserve(name, image, { priority: options.priority, kind: "image" });
+    let name = explicit ?? this.adapters.freeName(provisionalName(image));
+    let entry = this.adapters.reserve(name, image, { priority: options.priority, kind: "image" });
     let launched: Launched | undefined;
     try {
       await launcher.runtime.ensureImage(image, onProgress);
@@ -292,8 +175,8 @@ export class AdapterHost {
         launched.transport.close();
         await launcher.discard(launched.containerId, name);
         launched = undefined;
-        this.entries.delete(name);
-        entry = this.reserve(declared, image, { priority: options.priority, kind: "image" });
+        this.adapters.delete(name);
+        entry = this.adapters.reserve(declared, image, { priority: options.priority, kind: "image" });
         name = declared;
         launched = await launcher.launch({ ...spec, name, sendName: false });
         if (launched.handshake.name !== declared) {
@@ -304,17 +187,14 @@ export class AdapterHost {
         }
       }
       this.assertOpen();
-      const record: AdapterRecord = { name, source: "image", image, ...grantsOf(options) };
-      if (options.env !== undefined) record.env = options.env;
-      if (options.priority !== undefined) record.priority = options.priority;
-      if (options.network !== undefined) record.network = options.network;
+      const record = imageRecord(name, options);
       await this.persist((set) => withRecord(set, record));
       entry.record = record;
       entry.persisted = true;
       entry.container = { id: launched.containerId, name: launched.containerName };
-      return this.goLive(
+      return this.adapters.goLive(
         entry,
-        this.hooked(name, launched, options.priority),
+        hookedAdapter(name, launched.handshake, launched.transport, options.priority),
         (h) => h.path,
         launched.handshake,
       );
@@ -323,8 +203,8 @@ export class AdapterHost {
         launched.transport.close();
         await launcher.discard(launched.containerId, name);
       }
-      if (this.entries.get(entry.name) === entry && entry.adapter === undefined)
-        this.entries.delete(entry.name);
+      if (this.adapters.get(entry.name) === entry && entry.adapter === undefined)
+        this.adapters.delete(entry.name);
       throw error;
     }
   }
@@ -333,23 +213,10 @@ export class AdapterHost {
   async loadUrl(options: LoadUrlOptions): Promise<AdapterInfo> {
     this.assertOpen();
     const location = parseAdapterUrl(options.url);
-    const request = urlRequest(options);
-    const result = validateLoadRequest(request);
-    if (!result.ok) throw invalidRequest(result.errors);
-    if (options.legacy && options.allowCredentials) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidRequest,
-        "invalid load request: allowCredentials: not for legacy adapters (the 2015 messages carry no headers, so there is nothing to allow)",
-      );
-    }
+    checkUrlOptions(options);
     if (options.legacy) {
-      const plan: LegacyPlan = {
-        name: options.name ?? deriveLegacyName(location),
-        url: options.url,
-        location,
-        priority: options.priority ?? HANDSHAKE_DEFAULTS.priority,
-        hooks: (options.hooks ?? []).map(parseLegacyHook),
-      };
+      const name = options.name ?? deriveLegacyName(location);
+      const plan = legacyPlan(name, options.url, location, options.priority, options.hooks);
       return this.loadLegacy(plan, options);
     }
     assertNoPath(location, options.url);
@@ -362,51 +229,8 @@ export class AdapterHost {
    */
   async importLegacyFile(doc: unknown, options: ImportOptions = {}): Promise<AdapterInfo[]> {
     this.assertOpen();
-    const result = validateLegacyAdaptersFile(doc);
-    if (!result.ok) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidRequest,
-        `invalid adapters.yml: ${result.errors.join("; ")}`,
-      );
-    }
-    const file = result.value;
-    const at = options.at ?? {};
-    const unknown = Object.keys(at).filter((name) => !Object.hasOwn(file.adapters, name));
-    if (unknown.length > 0) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidRequest,
-        `--at names ${unknown.join(", ")}, which adapters.yml does not define (it defines ${Object.keys(file.adapters).join(", ") || "none"})`,
-      );
-    }
-    const hooks = legacyFileHooks(file);
-    const plans: LegacyPlan[] = [];
-    const offHost: string[] = [];
-    for (const [name, fileUrl] of Object.entries(file.adapters)) {
-      const url = at[name] ?? fileUrl;
-      let location: AdapterLocation;
-      try {
-        location = parseAdapterUrl(url);
-      } catch (error) {
-        if (at[name] !== undefined) throw error;
-        offHost.push(name);
-        continue;
-      }
-      plans.push({
-        name,
-        url,
-        location,
-        priority: HANDSHAKE_DEFAULTS.priority,
-        hooks: hooks.get(name) ?? [],
-      });
-    }
-    if (offHost.length > 0) {
-      const first = offHost[0]!;
-      throw new AdapterHostError(
-        AdapterHostErrorCode.InvalidUrl,
-        `adapters.yml: ${offHost.map((n) => `${n} (${file.adapters[n]})`).join(", ")} ${offHost.length === 1 ? "is" : "are"} not on this host; map each to where it listens here with --at, e.g. --at ${first}=http://127.0.0.1:PORT/path or --at ${first}=unix:///path.sock`,
-      );
-    }
-    for (const plan of plans) this.assertNameFree(plan.name);
+    const plans = importPlans(doc, options);
+    for (const plan of plans) this.adapters.assertNameFree(plan.name);
     const loaded: AdapterInfo[] = [];
     try {
       for (const plan of plans) {
@@ -428,8 +252,7 @@ export class AdapterHost {
    * cannot be saved, nothing changes.
    */
   async unload(name: string): Promise<void> {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw notFound(name);
+    const entry = this.adapters.find(name);
     if (entry.state === "unloading") return entry.unloading;
     if (entry.state === "loading") {
       throw new AdapterHostError(
@@ -438,14 +261,14 @@ export class AdapterHost {
       );
     }
     const before = { state: entry.state, since: entry.since };
-    this.setState(entry, "unloading");
+    this.adapters.setState(entry, "unloading");
     const bootImage = entry.record?.image !== undefined ? this.bootImageOf(entry.record.image) : undefined;
     const drop = async () => {
       try {
         await this.registry.unregister(name);
       } finally {
         entry.adapter?.transport.close();
-        this.entries.delete(name);
+        this.adapters.delete(name);
       }
       this.onUnloaded(name);
       if (entry.kind === "image" && this.launcher !== undefined) {
@@ -486,8 +309,7 @@ export class AdapterHost {
    */
   async reload(name: string, onProgress?: (progress: LoadProgress) => void): Promise<AdapterInfo> {
     this.assertOpen();
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw notFound(name);
+    const entry = this.adapters.find(name);
     if (entry.state === "loading" || entry.state === "unloading") {
       throw new AdapterHostError(
         AdapterHostErrorCode.Busy,
@@ -497,7 +319,7 @@ export class AdapterHost {
     const record = entry.record;
     if (record === undefined)
       throw new AdapterHostError(AdapterHostErrorCode.Busy, `adapter ${name} cannot be reloaded`);
-    this.setState(entry, "loading");
+    this.adapters.setState(entry, "loading");
     entry.error = undefined;
     const old = entry.adapter;
     entry.adapter = undefined;
@@ -508,13 +330,13 @@ export class AdapterHost {
     }
     if (!entry.persisted && record.source === "image") {
       // A boot-list image that never came up: load it as new, under the name it declares.
-      this.entries.delete(name);
+      this.adapters.delete(name);
       try {
         return await this.loadImage(withoutName(record), onProgress);
       } catch (error) {
-        if (!this.entries.has(name) && !this.closed) {
-          this.entries.set(name, entry);
-          this.markFailed(entry, error);
+        if (!this.adapters.has(name) && !this.closed) {
+          this.adapters.set(entry);
+          this.adapters.markFailed(entry, error);
         }
         throw error;
       }
@@ -526,7 +348,7 @@ export class AdapterHost {
       }
       return await this.bringUp(entry, record, { fresh: true, onProgress });
     } catch (error) {
-      this.markFailed(entry, error);
+      this.adapters.markFailed(entry, error);
       throw error;
     }
   }
@@ -536,8 +358,7 @@ export class AdapterHost {
     name: string,
     options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {},
   ): Promise<AsyncIterable<LogChunk>> {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw notFound(name);
+    const entry = this.adapters.find(name);
     if (entry.kind !== "image") {
       throw new AdapterHostError(
         AdapterHostErrorCode.NoContainer,
@@ -575,7 +396,8 @@ export class AdapterHost {
     const plan = bootPlan(set, bootImages);
     const regranted = new Map<string, AdapterRecord>();
     for (const record of plan.restore) {
-      const next = this.bootGrants(record, entries);
+      const { record: next, warning } = bootGrants(record, entries);
+      if (warning !== undefined) this.log(warning, "warn");
       if (next !== record) regranted.set(record.name, next);
     }
     if (regranted.size > 0) {
@@ -589,13 +411,13 @@ export class AdapterHost {
         this.log(`the grants the boot list changed could not be saved: ${(error as Error).message}`, "warn");
       }
     }
-    if (this.launcher !== undefined) this.ensureWatching();
+    this.watch?.start();
     const tasks: Promise<void>[] = [];
     for (const persisted of plan.restore) {
       const record = regranted.get(persisted.name) ?? persisted;
       let entry: Entry;
       try {
-        entry = this.reserve(record.name, sourceOf(record), {
+        entry = this.adapters.reserve(record.name, sourceOf(record), {
           priority: record.priority,
           kind: kindOf(record),
         });
@@ -614,14 +436,13 @@ export class AdapterHost {
 
   /** Every adapter, in the order their pre-hooks run (priority, then name). */
   list(): AdapterInfo[] {
-    return [...this.entries.values()]
+    return [...this.adapters.values()]
       .sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map(info);
   }
 
   inspect(name: string): AdapterInfo {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw notFound(name);
+    const entry = this.adapters.find(name);
     return info(entry);
   }
 
@@ -631,10 +452,9 @@ export class AdapterHost {
    */
   async close(): Promise<void> {
     this.closed = true;
-    this.watching?.close();
-    this.watching = undefined;
+    this.watch?.close();
     await Promise.all(
-      [...this.entries.values()]
+      [...this.adapters.values()]
         .filter((entry) => entry.state !== "loading")
         .map(async (entry) => {
           // Out of the chain at once (unregister swaps the chain before it waits), then the
@@ -645,7 +465,7 @@ export class AdapterHost {
           try {
             await unregistered;
           } finally {
-            this.entries.delete(entry.name);
+            this.adapters.delete(entry.name);
           }
         }),
     );
@@ -658,7 +478,7 @@ export class AdapterHost {
     let entry =
       options.name === undefined
         ? undefined
-        : this.reserve(options.name, source, { ...options, kind: "url" });
+        : this.adapters.reserve(options.name, source, { ...options, kind: "url" });
     const transport = new HttpAdapterTransport(hookEndpoint(location, ADAPTER_ENDPOINTS.hook));
     try {
       const handshake = await performHandshake(transport, {
@@ -668,32 +488,24 @@ export class AdapterHost {
         timeoutMs: this.handshakeTimeoutMs,
       });
       this.assertOpen();
-      entry ??= this.reserve(handshake.name, source, { ...options, kind: "url" });
+      entry ??= this.adapters.reserve(handshake.name, source, { ...options, kind: "url" });
       const record = urlRecord(handshake.name, options);
       await this.persist((set) => withRecord(set, record));
       entry.record = record;
       entry.persisted = true;
-      const adapter: HookedAdapter = {
-        name: handshake.name,
-        priority: options.priority ?? handshake.priority,
-        failurePolicy: handshake.failurePolicy,
-        timeoutMs: handshake.timeoutMs,
-        protocolVersion: "2",
-        hooks: handshake.hooks,
-        transport,
-      };
-      return this.goLive(entry, adapter, (h) => h.path, handshake);
+      const adapter = hookedAdapter(handshake.name, handshake, transport, options.priority);
+      return this.adapters.goLive(entry, adapter, (h) => h.path, handshake);
     } catch (error) {
       transport.close();
-      if (entry !== undefined && entry.adapter === undefined) this.entries.delete(entry.name);
+      if (entry !== undefined && entry.adapter === undefined) this.adapters.delete(entry.name);
       throw error;
     }
   }
 
   private async loadLegacy(plan: LegacyPlan, options: LoadUrlOptions): Promise<AdapterInfo> {
-    const entry = this.reserve(plan.name, plan.url, { priority: plan.priority, kind: "legacy" });
+    const entry = this.adapters.reserve(plan.name, plan.url, { priority: plan.priority, kind: "legacy" });
     try {
-      const { adapter, globs } = await this.connectLegacy(plan);
+      const { adapter, globs } = await connectLegacy(plan, this.handshakeTimeoutMs);
       try {
         this.assertOpen();
         const record = urlRecord(plan.name, options);
@@ -704,30 +516,11 @@ export class AdapterHost {
         adapter.transport.close();
         throw error;
       }
-      return this.goLive(entry, adapter, (h) => globs.get(h) ?? h.path);
+      return this.adapters.goLive(entry, adapter, (h) => globs.get(h) ?? h.path);
     } catch (error) {
-      if (!entry.adapter) this.entries.delete(entry.name);
+      if (!entry.adapter) this.adapters.delete(entry.name);
       throw error;
     }
-  }
-
-  /** Checks that a legacy adapter answers and builds its registration. */
-  private async connectLegacy(
-    plan: LegacyPlan,
-  ): Promise<{ adapter: HookedAdapter; globs: Map<HookedAdapter["hooks"][number], string> }> {
-    const path = plan.location.kind === "tcp" ? plan.location.path : "/";
-    // No handshake in 2015: at least make sure something answers there.
-    await this.probe(plan);
-    const adapter: HookedAdapter = {
-      name: plan.name,
-      priority: plan.priority,
-      failurePolicy: HANDSHAKE_DEFAULTS.failurePolicy,
-      timeoutMs: HANDSHAKE_DEFAULTS.timeoutMs,
-      protocolVersion: "1",
-      hooks: plan.hooks.map((h) => h.declaration),
-      transport: new HttpAdapterTransport(hookEndpoint(plan.location, path)),
-    };
-    return { adapter, globs: new Map(plan.hooks.map((h) => [h.declaration, h.glob])) };
   }
 
   /**
@@ -740,39 +533,9 @@ export class AdapterHost {
       const info = await this.bringUp(entry, record, { fresh: recreate });
       this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${info.source}`, "info");
     } catch (error) {
-      this.markFailed(entry, error);
+      this.adapters.markFailed(entry, error);
       this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
     }
-  }
-
-  /**
-   * The record with the grants the boot list writes for its image, or the record itself when the
-   * list does not name its image or writes the same grants. A difference is logged at warn.
-   */
-  private bootGrants(record: AdapterRecord, entries: readonly BootEntry[]): AdapterRecord {
-    if (record.source !== "image") return record;
-    const boot = entries.find((e) => sameImage(e.image, record.image!));
-    if (boot === undefined) return record;
-    const next: AdapterRecord = { ...record };
-    const changes: string[] = [];
-    for (const [key, flag] of [
-      ["allowCredentials", "--allow-credentials"],
-      ["allowDocker", "--allow-docker"],
-    ] as const) {
-      const wanted = boot[key] === true;
-      if (wanted === (record[key] === true)) continue;
-      if (wanted) next[key] = true;
-      else delete next[key];
-      changes.push(
-        wanted ? `${flag} granted (the list writes it)` : `${flag} revoked (the list does not write it)`,
-      );
-    }
-    if (changes.length === 0) return record;
-    this.log(
-      `adapter ${record.name}: the boot list (--adapters) names ${boot.image}, and its grants follow the list: ${changes.join("; ")}`,
-      "warn",
-    );
-    return next;
   }
 
   /** Boot: an image of the boot list that is not in the set yet. */
@@ -784,11 +547,11 @@ export class AdapterHost {
       this.log(`adapter ${info.name} ready (${describeHooks(info)}) from ${image}`, "info");
     } catch (error) {
       if (this.closed) return;
-      const name = this.freeName(provisionalName(image));
-      const entry = this.reserve(name, image, { kind: "image" });
+      const name = this.adapters.freeName(provisionalName(image));
+      const entry = this.adapters.reserve(name, image, { kind: "image" });
       entry.record = { name, source: "image", image, ...grants };
       entry.persisted = false;
-      this.markFailed(entry, error);
+      this.adapters.markFailed(entry, error);
       this.log(`adapter ${image} failed: ${entry.error}`, "warn");
     }
   }
@@ -829,28 +592,22 @@ export class AdapterHost {
         launched.transport.close();
         this.assertOpen();
       }
-      return this.goLive(
+      return this.adapters.goLive(
         entry,
-        this.hooked(name, launched, record.priority),
+        hookedAdapter(name, launched.handshake, launched.transport, record.priority),
         (h) => h.path,
         launched.handshake,
       );
     }
     const location = parseAdapterUrl(record.url!);
     if (record.legacy) {
-      const plan: LegacyPlan = {
-        name,
-        url: record.url!,
-        location,
-        priority: record.priority ?? HANDSHAKE_DEFAULTS.priority,
-        hooks: (record.hooks ?? []).map(parseLegacyHook),
-      };
-      const { adapter, globs } = await this.connectLegacy(plan);
+      const plan = legacyPlan(name, record.url!, location, record.priority, record.hooks);
+      const { adapter, globs } = await connectLegacy(plan, this.handshakeTimeoutMs);
       if (this.closed) {
         adapter.transport.close();
         this.assertOpen();
       }
-      return this.goLive(entry, adapter, (h) => globs.get(h) ?? h.path);
+      return this.adapters.goLive(entry, adapter, (h) => globs.get(h) ?? h.path);
     }
     const transport = new HttpAdapterTransport(hookEndpoint(location, ADAPTER_ENDPOINTS.hook));
     try {
@@ -861,196 +618,15 @@ export class AdapterHost {
         timeoutMs: this.handshakeTimeoutMs,
       });
       this.assertOpen();
-      return this.goLive(
+      return this.adapters.goLive(
         entry,
-        {
-          name,
-          priority: record.priority ?? handshake.priority,
-          failurePolicy: handshake.failurePolicy,
-          timeoutMs: handshake.timeoutMs,
-          protocolVersion: "2",
-          hooks: handshake.hooks,
-          transport,
-        },
+        hookedAdapter(name, handshake, transport, record.priority),
         (h) => h.path,
         handshake,
       );
     } catch (error) {
       transport.close();
       throw error;
-    }
-  }
-
-  /** Subscribes to the engine's events for adapter containers, once. */
-  private ensureWatching(): void {
-    if (this.watching !== undefined || this.launcher === undefined || this.closed) return;
-    this.watching = this.launcher.runtime.events((event) => this.onContainerEvent(event));
-  }
-
-  /**
-   * An adapter container died: its hooks stay in the chain and its failure policy applies (a
-   * `fail` adapter refuses the calls it hooks, an `ignore` one is skipped) until Docker restarts
-   * it, when it is handshaken and registered again. Removed behind Powerstrip's back: failed.
-   */
-  private onContainerEvent(event: RuntimeEvent): void {
-    const entry = this.entries.get(event.adapter);
-    if (entry === undefined || entry.kind !== "image" || this.closed) return;
-    // Powerstrip's own loads, reloads and unloads start and stop containers.
-    if (entry.state === "loading" || entry.state === "unloading") return;
-    const current = entry.container?.id === event.id;
-    if (event.action === "die" && current && entry.state === "ready") {
-      this.markFailed(
-        entry,
-        `its container ${entry.container!.name} exited with code ${event.exitCode ?? "unknown"}; back when Docker restarts it, or on powerstrip reload ${entry.name}`,
-      );
-      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
-    } else if (event.action === "destroy" && current) {
-      entry.container = undefined;
-      this.markFailed(
-        entry,
-        `its container was removed outside Powerstrip; powerstrip reload ${entry.name} creates it again`,
-      );
-      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
-    } else if (
-      event.action === "start" &&
-      entry.state === "failed" &&
-      entry.persisted &&
-      (entry.container === undefined || current)
-    ) {
-      void this.recover(entry, event.id);
-    }
-  }
-
-  /** Docker restarted an adapter's container: wait for its socket, handshake, register again. */
-  private async recover(entry: Entry, containerId: string): Promise<void> {
-    const launcher = this.requireLauncher();
-    const record = entry.record!;
-    this.setState(entry, "loading");
-    try {
-      const state = await launcher.runtime.inspect(containerId);
-      if (state === undefined) throw new Error("its container is gone");
-      entry.container = { id: state.id, name: state.name };
-      const launched = await launcher.reconnect(
-        entry.name,
-        record.image!,
-        state.id,
-        state.name,
-        state.socketDir ?? launcher.socketDir(entry.name),
-      );
-      const old = entry.adapter;
-      if (old !== undefined) {
-        entry.adapter = undefined;
-        await this.registry.unregister(entry.name);
-        old.transport.close();
-      }
-      if (this.closed) {
-        launched.transport.close();
-        return;
-      }
-      const info = this.goLive(
-        entry,
-        this.hooked(entry.name, launched, record.priority),
-        (h) => h.path,
-        launched.handshake,
-      );
-      this.log(`adapter ${info.name} is back (${describeHooks(info)})`, "info");
-    } catch (error) {
-      if (this.entries.get(entry.name) !== entry) return;
-      this.markFailed(entry, error);
-      this.log(`adapter ${entry.name} failed: ${entry.error}`, "warn");
-    }
-  }
-
-  private hooked(name: string, launched: Launched, priority: number | undefined): HookedAdapter {
-    const { handshake } = launched;
-    return {
-      name,
-      priority: priority ?? handshake.priority,
-      failurePolicy: handshake.failurePolicy,
-      timeoutMs: handshake.timeoutMs,
-      protocolVersion: "2",
-      hooks: handshake.hooks,
-      transport: launched.transport,
-    };
-  }
-
-  /**
-   * Registers the adapter: from here on its hooks are called. `declared` is what its handshake
-   * asked for (none for a legacy adapter).
-   */
-  private goLive(
-    entry: Entry,
-    adapter: HookedAdapter,
-    shownPath: (hook: HookedAdapter["hooks"][number]) => string,
-    declared?: Pick<Handshake, "credentials">,
-  ): AdapterInfo {
-    // Shadow is the operator's choice, kept in the record: it survives reloads and restarts.
-    if (entry.record?.shadow) adapter.shadow = true;
-    // Credentials need both: the adapter asks (each handshake), the operator allowed (the record).
-    entry.credentials = !declared?.credentials
-      ? "none"
-      : entry.record?.allowCredentials
-        ? "sent"
-        : "withheld";
-    if (entry.credentials === "sent") adapter.receivesCredentials = true;
-    this.registry.register(adapter);
-    entry.adapter = adapter;
-    entry.priority = adapter.priority;
-    entry.failurePolicy = adapter.failurePolicy;
-    entry.timeoutMs = adapter.timeoutMs;
-    entry.hooks = adapter.hooks.map((h) => ({ method: h.method, path: shownPath(h), stage: h.stage }));
-    entry.error = undefined;
-    this.setState(entry, "ready");
-    return info(entry);
-  }
-
-  private markFailed(entry: Entry, error: unknown): void {
-    entry.error = error instanceof Error ? error.message : String(error);
-    this.setState(entry, "failed");
-  }
-
-  private reserve(
-    name: string,
-    source: string,
-    options: { priority?: number | undefined; kind: Entry["kind"] },
-  ): Entry {
-    this.assertNameFree(name);
-    const entry: Entry = {
-      name,
-      source,
-      kind: options.kind,
-      state: "loading",
-      since: this.now(),
-      priority: options.priority ?? HANDSHAKE_DEFAULTS.priority,
-      failurePolicy: HANDSHAKE_DEFAULTS.failurePolicy,
-      timeoutMs: HANDSHAKE_DEFAULTS.timeoutMs,
-      protocolVersion: options.kind === "legacy" ? "1" : "2",
-      hooks: [],
-    };
-    this.entries.set(name, entry);
-    return entry;
-  }
-
-  /** `base`, or `base-<random>` when an adapter has that name already (a provisional name only). */
-  private freeName(base: string): string {
-    if (!this.entries.has(base) && this.registry.get(base) === undefined) return base;
-    return `${base.slice(0, 55)}-${randomBytes(3).toString("hex")}`;
-  }
-
-  private assertNameFree(name: string): void {
-    const existing = this.entries.get(name);
-    if (existing !== undefined) {
-      const how = existing.state === "loading" ? "is being loaded" : "is already loaded";
-      throw new AdapterHostError(
-        AdapterHostErrorCode.NameTaken,
-        `an adapter named ${name} ${how} (from ${existing.source}); unload it first, or give this one another name with --name`,
-      );
-    }
-    if (this.registry.get(name) !== undefined) {
-      throw new AdapterHostError(
-        AdapterHostErrorCode.NameTaken,
-        `an adapter named ${name} is already hooked into the proxy; give this one another name with --name`,
-      );
     }
   }
 
@@ -1074,129 +650,9 @@ export class AdapterHost {
     return this.launcher;
   }
 
-  private setState(entry: Entry, state: State): void {
-    entry.state = state;
-    entry.since = this.now();
-  }
-
   private assertOpen(): void {
     if (this.closed) {
       throw new AdapterHostError(AdapterHostErrorCode.Closed, "powerstrip is shutting down; no more loads");
     }
   }
-
-  /** Connects to a legacy adapter's socket or port, within the handshake deadline. */
-  private probe(plan: LegacyPlan): Promise<void> {
-    const { location } = plan;
-    return new Promise((resolve, reject) => {
-      const socket =
-        location.kind === "unix"
-          ? connect({ path: location.socketPath })
-          : connect({ host: location.host, port: location.port });
-      const fail = (why: string, cause?: unknown) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(
-          new AdapterHostError(
-            AdapterHostErrorCode.Unreachable,
-            `cannot reach legacy adapter ${plan.name} at ${plan.url}: ${why}`,
-            cause === undefined ? undefined : { cause },
-          ),
-        );
-      };
-      const timer = setTimeout(
-        () => fail(`no answer within ${this.handshakeTimeoutMs} ms`),
-        this.handshakeTimeoutMs,
-      );
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", (error: NodeJS.ErrnoException) => fail(error.code ?? error.message, error));
-    });
-  }
-}
-
-function urlRequest(options: LoadUrlOptions): LoadRequest {
-  const request: LoadRequest = { url: options.url, ...grantsOf(options) };
-  if (options.name !== undefined) request.name = options.name;
-  if (options.priority !== undefined) request.priority = options.priority;
-  if (options.legacy !== undefined) request.legacy = options.legacy;
-  if (options.hooks !== undefined) request.hooks = options.hooks;
-  return request;
-}
-
-function urlRecord(name: string, options: LoadUrlOptions): AdapterRecord {
-  const record: AdapterRecord = { name, source: "url", url: options.url, ...grantsOf(options) };
-  if (options.priority !== undefined) record.priority = options.priority;
-  if (options.legacy) {
-    record.legacy = true;
-    record.hooks = options.hooks ?? [];
-  }
-  return record;
-}
-
-function withoutName(record: AdapterRecord): LoadImageOptions {
-  const options: LoadImageOptions = { image: record.image!, ...grantsOf(record) };
-  if (record.env !== undefined) options.env = record.env;
-  if (record.priority !== undefined) options.priority = record.priority;
-  if (record.network !== undefined) options.network = record.network;
-  return options;
-}
-
-/** What the operator chose for an adapter beyond what it declares: shadow mode and the two grants. */
-type Grants = Pick<LoadRequest, "shadow" | "allowCredentials" | "allowDocker">;
-
-/** The grants `from` holds, each written only when true (records and requests never say `false`). */
-function grantsOf(from: Grants): Grants {
-  const grants: Grants = {};
-  if (from.shadow) grants.shadow = true;
-  if (from.allowCredentials) grants.allowCredentials = true;
-  if (from.allowDocker) grants.allowDocker = true;
-  return grants;
-}
-
-function sourceOf(record: AdapterRecord): string {
-  return record.source === "image" ? record.image! : record.url!;
-}
-
-function kindOf(record: AdapterRecord): Entry["kind"] {
-  return record.source === "image" ? "image" : record.legacy ? "legacy" : "url";
-}
-
-function describeHooks(info: AdapterInfo): string {
-  return `${info.hooks.length} ${info.hooks.length === 1 ? "hook" : "hooks"}`;
-}
-
-function invalidRequest(errors: string[]): AdapterHostError {
-  return new AdapterHostError(
-    AdapterHostErrorCode.InvalidRequest,
-    `invalid load request: ${errors.join("; ")}`,
-  );
-}
-
-function info(entry: Entry): AdapterInfo {
-  const result: AdapterInfo = {
-    name: entry.name,
-    source: entry.source,
-    kind: entry.kind,
-    state: entry.state,
-    hooks: entry.hooks.map((h) => ({ ...h })),
-    priority: entry.priority,
-    failurePolicy: entry.failurePolicy,
-    timeoutMs: entry.timeoutMs,
-    since: entry.since.toISOString(),
-    protocolVersion: entry.protocolVersion,
-  };
-  if (entry.state === "failed" && entry.error !== undefined) result.error = entry.error;
-  if (entry.container !== undefined) result.container = { ...entry.container };
-  if (entry.record?.shadow) result.shadow = true;
-  if (entry.record?.allowDocker) result.dockerSocket = true;
-  if (entry.credentials !== undefined) result.credentials = entry.credentials;
-  return result;
-}
-
-function notFound(name: string): AdapterHostError {
-  return new AdapterHostError(AdapterHostErrorCode.NotFound, `no adapter named ${name}`);
 }

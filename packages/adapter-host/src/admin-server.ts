@@ -2,8 +2,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Socket } from "node:net";
 import type { AdapterInfo, AdminError, LoadRequest } from "@powerstrip/protocol";
 import { type Listener, listen, parseAddress } from "@powerstrip/proxy-core";
-import type { AdapterHost, LoadProgress } from "./adapter-host.js";
+import type { AdapterHost } from "./adapter-host.js";
 import { AdapterHostError, type AdapterHostErrorCode } from "./errors.js";
+import type { LoadProgress } from "./load-request.js";
 import type { ProxyMetrics } from "./observe/metrics.js";
 import { parseTraceFilter, type TraceHub } from "./observe/trace.js";
 

@@ -1,6 +1,14 @@
-import type { BootEntry } from "./adapter-host.js";
+// The boot list (`--adapters`): parsing it, and the grants it writes for the adapters it names.
 import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
 import { sameImage } from "./runtime.js";
+import type { AdapterRecord } from "./state-store.js";
+
+/** One image of the boot list (`--adapters`), with the grants the operator wrote after it. */
+export interface BootEntry {
+  image: string;
+  allowCredentials?: boolean;
+  allowDocker?: boolean;
+}
 
 /** The grants a boot-list entry may carry, spelled as `powerstrip load` spells them. */
 const GRANTS: Record<string, keyof Omit<BootEntry, "image">> = {
@@ -46,4 +54,36 @@ export function parseBootList(text: string): BootEntry[] {
     last[grant] = true;
   }
   return entries;
+}
+
+/**
+ * The record with the grants the boot list writes for its image, or the record itself when the
+ * list does not name its image or writes the same grants; with a warning saying what changed.
+ */
+export function bootGrants(
+  record: AdapterRecord,
+  entries: readonly BootEntry[],
+): { record: AdapterRecord; warning?: string } {
+  if (record.source !== "image") return { record };
+  const boot = entries.find((e) => sameImage(e.image, record.image!));
+  if (boot === undefined) return { record };
+  const next: AdapterRecord = { ...record };
+  const changes: string[] = [];
+  for (const [key, flag] of [
+    ["allowCredentials", "--allow-credentials"],
+    ["allowDocker", "--allow-docker"],
+  ] as const) {
+    const wanted = boot[key] === true;
+    if (wanted === (record[key] === true)) continue;
+    if (wanted) next[key] = true;
+    else delete next[key];
+    changes.push(
+      wanted ? `${flag} granted (the list writes it)` : `${flag} revoked (the list does not write it)`,
+    );
+  }
+  if (changes.length === 0) return { record };
+  return {
+    record: next,
+    warning: `adapter ${record.name}: the boot list (--adapters) names ${boot.image}, and its grants follow the list: ${changes.join("; ")}`,
+  };
 }

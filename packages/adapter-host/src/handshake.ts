@@ -6,7 +6,12 @@ import {
   PROTOCOL_VERSION,
   validateHandshakeReply,
 } from "@powerstrip/protocol";
-import type { FailurePolicy, HookDeclaration, HttpAdapterTransport } from "@powerstrip/proxy-core";
+import type {
+  FailurePolicy,
+  HookDeclaration,
+  HookedAdapter,
+  HttpAdapterTransport,
+} from "@powerstrip/proxy-core";
 import { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
 
 /** What a handshake settled: the reply with every default filled in. */
@@ -78,5 +83,23 @@ export async function performHandshake(
       stage: hook.stage,
       needsBody: hook.needsBody ?? HANDSHAKE_DEFAULTS.needsBody,
     })),
+  };
+}
+
+/** The registration of a current (v2) adapter from its handshake; the operator's `priority` wins. */
+export function hookedAdapter(
+  name: string,
+  handshake: Handshake,
+  transport: HttpAdapterTransport,
+  priority: number | undefined,
+): HookedAdapter {
+  return {
+    name,
+    priority: priority ?? handshake.priority,
+    failurePolicy: handshake.failurePolicy,
+    timeoutMs: handshake.timeoutMs,
+    protocolVersion: "2",
+    hooks: handshake.hooks,
+    transport,
   };
 }

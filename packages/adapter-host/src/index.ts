@@ -1,14 +1,9 @@
 export {
   AdapterHost,
   type AdapterHostOptions,
-  type BootEntry,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_SOCKET_TIMEOUT_MS,
   type HostLogLevel,
-  type ImportOptions,
-  type LoadImageOptions,
-  type LoadProgress,
-  type LoadUrlOptions,
 } from "./adapter-host.js";
 export { type AdapterLocation, parseAdapterUrl } from "./adapter-url.js";
 export {
@@ -21,11 +16,13 @@ export {
   type RunningAdminServer,
   startAdminServer,
 } from "./admin-server.js";
-export { parseBootList } from "./boot-list.js";
+export { type BootEntry, parseBootList } from "./boot-list.js";
 export { DockerRuntime, type DockerRuntimeOptions } from "./docker-runtime.js";
 export { AdapterHostError, AdapterHostErrorCode } from "./errors.js";
 export { handshakeRequest, OFFERED_VERSIONS } from "./handshake.js";
 export { type LegacyHook, legacyFileHooks, parseLegacyHook } from "./legacy.js";
+export type { ImportOptions } from "./legacy-adapters.js";
+export type { LoadImageOptions, LoadProgress, LoadUrlOptions } from "./load-request.js";
 export { ProxyMetrics } from "./observe/metrics.js";
 export {
   checkMetricsAddress,
