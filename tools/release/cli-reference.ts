@@ -11,6 +11,7 @@ export const COMMANDS = [
   ["load"],
   ["reload"],
   ["logs"],
+  ["trace"],
   ["unload"],
   ["ls"],
   ["inspect"],

@@ -32,6 +32,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       maxBodyBytes: config.maxBodyBytes,
       ...(config.socketGroup !== undefined ? { socketGroup: config.socketGroup } : {}),
       ...(config.tls !== undefined ? { tls: await loadTlsFiles(config.tls) } : {}),
+      onObserverError: (error) =>
+        logger.error(`an observer of the data path failed (reported once): ${(error as Error).message}`),
     });
     const observability = await startObservability(proxy.observers, logger, config.metrics).catch(
       async (error) => {

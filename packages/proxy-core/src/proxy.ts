@@ -25,6 +25,8 @@ export interface ProxyOptions {
   maxIdleUpstream?: number;
   /** Largest body read whole for hooks, requests and responses alike (default 16 MiB). */
   maxBodyBytes?: number;
+  /** Hears of an observer's first throw (trace, metrics, logs); default console.error. */
+  onObserverError?: (error: unknown) => void;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -53,7 +55,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const pool = new UpstreamPool(upstream, { maxIdle: options.maxIdleUpstream ?? 64 });
   const connections = new ConnectionSet();
   const hooks = new HookRegistry();
-  const observers = new Observers();
+  const observers = new Observers(options.onObserverError);
   const context = {
     pool,
     hooks,

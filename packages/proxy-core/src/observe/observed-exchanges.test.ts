@@ -262,3 +262,27 @@ describe("post-hooks that only observe", () => {
     expect(heard.hooks.find((h) => h.adapter === "watcher")).toMatchObject({ decision: "pass" });
   });
 });
+
+describe("an observer that throws", () => {
+  it("is reported once to onObserverError, and the client still gets its answer", async () => {
+    engine = await startFakeEngine(answering(() => JSON_OK("{}")));
+    const socketPath = join(tempDir("pst-proxy-"), "proxy.sock");
+    const errors: unknown[] = [];
+    proxy = await startProxy({
+      listen: [`unix://${socketPath}`],
+      docker: `unix://${engine.path}`,
+      onObserverError: (error) => errors.push(error),
+    });
+    proxy.observers.add({
+      exchange: () => {
+        throw new Error("broken observer");
+      },
+    });
+    const client = await openClient(socketPath);
+    clients.push(client);
+    client.write("GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /_ping HTTP/1.1\r\nHost: d\r\n\r\n");
+    const twice = (bytes: Buffer) => bytes.toString().split("HTTP/1.1 200").length === 3;
+    expect(twice(await readUntil(client, twice))).toBe(true);
+    expect(errors).toEqual([new Error("broken observer")]);
+  });
+});
