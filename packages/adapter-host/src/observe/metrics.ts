@@ -60,7 +60,7 @@ export class ProxyMetrics {
     });
     this.hookFailures = new Counter({
       name: "powerstrip_hook_failures_total",
-      help: "Failed hook calls by kind (timeout, unreachable, bad-status, not-json, invalid-reply, too-large), whatever the failure policy did with them.",
+      help: "Failed hook calls by kind (timeout, unreachable, bad-status, not-json, invalid-reply, too-large, overloaded), whatever the failure policy did with them.",
       labelNames: ["adapter", "stage", "kind"],
       registers,
     });
