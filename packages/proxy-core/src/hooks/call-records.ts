@@ -1,3 +1,4 @@
+import { requestChanges, responseChanges } from "../observe/changes.js";
 import type { HookCallRecord, HookDecision } from "../observe/observer.js";
 import { AdapterFailure, AdapterFailureKind, failureStatus } from "./adapter-failure.js";
 import type { HookedRequest, HookedResponse } from "./hooked-request.js";
@@ -42,6 +43,46 @@ export function recordCall(
     ...extra,
   };
   context.observers.hookCall(record);
+}
+
+/** Records one hook call's outcome: recordCall bound to the call, so callers name only the decision. */
+export type Recorder = (decision: HookDecision, extra?: Partial<HookCallRecord>) => void;
+
+export function recorder(context: ChainContext, matched: MatchedHook, watch: CallWatch | null): Recorder {
+  return (decision, extra) => recordCall(context, matched, watch, decision, extra);
+}
+
+/**
+ * Records what a pre-hook did to the request: `rewrite` (`would-rewrite` for a shadow adapter),
+ * with the diff when an observer wants diffs, or `allow`.
+ */
+export function recordRequestEffect(
+  context: ChainContext,
+  record: Recorder,
+  before: HookedRequest,
+  after: HookedRequest,
+  warnings: string[] | undefined,
+  rewrite: "rewrite" | "would-rewrite" = "rewrite",
+): void {
+  const changed = requestDiffers(before, after);
+  const extra = withWarnings(warnings);
+  if (changed && context.observers.changes) extra.changes = requestChanges(before, after);
+  record(changed ? rewrite : "allow", extra);
+}
+
+/** Records what a post-hook did to the response: as recordRequestEffect, `pass` when nothing. */
+export function recordResponseEffect(
+  context: ChainContext,
+  record: Recorder,
+  before: HookedResponse,
+  after: HookedResponse,
+  warnings: string[] | undefined,
+  rewrite: "rewrite" | "would-rewrite" = "rewrite",
+): void {
+  const changed = responseDiffers(before, after);
+  const extra = withWarnings(warnings);
+  if (changed && context.observers.changes) extra.changes = responseChanges(before, after);
+  record(changed ? rewrite : "pass", extra);
 }
 
 /** A record's `warnings`, present only when there are some. */

@@ -1,13 +1,12 @@
-import { requestChanges, responseChanges } from "../observe/changes.js";
-import type { HookCallRecord, HookDecision, Observers } from "../observe/observer.js";
+import type { Observers } from "../observe/observer.js";
 import {
   asFailure,
   failClosed,
   failureFields,
   legacyRefusal,
-  recordCall,
-  requestDiffers,
-  responseDiffers,
+  recorder,
+  recordRequestEffect,
+  recordResponseEffect,
   watchCall,
   withWarnings,
 } from "./call-records.js";
@@ -43,8 +42,7 @@ export async function runPreHooks(
       continue;
     }
     const watch = watchCall(context, request);
-    const record = (decision: HookDecision, extra?: Partial<HookCallRecord>) =>
-      recordCall(context, matched, watch, decision, extra);
+    const record = recorder(context, matched, watch);
     // Apply steps replace the request's fields, never mutate them: a shallow copy is the "before".
     const before = watch === null ? null : { ...request };
     context.registry.enter(adapter.name);
@@ -52,7 +50,7 @@ export async function runPreHooks(
       if (adapter.protocolVersion === "1") {
         const reply = await adapter.transport.call(legacyPreCall(request), { timeoutMs: adapter.timeoutMs });
         applyLegacyPreReply(reply, request);
-        if (before !== null) recordPreRewrite(context, record, before, request, undefined);
+        if (before !== null) recordRequestEffect(context, record, before, request, undefined);
         continue;
       }
       const message = preHookCall(matched, request, context);
@@ -67,7 +65,7 @@ export async function runPreHooks(
         return { kind: "deny", status, message: said, warnings };
       }
       applyPreReply(reply, request);
-      if (before !== null) recordPreRewrite(context, record, before, request, reply.warnings);
+      if (before !== null) recordRequestEffect(context, record, before, request, reply.warnings);
     } catch (error) {
       const failure = asFailure(error);
       const refusal = legacyRefusal(adapter, failure);
@@ -109,8 +107,7 @@ export async function runPostHooks(
     // The 2015 protocol has no way to say "headers only": its adapters see whole responses only.
     if (adapter.protocolVersion === "1" && response.observed) continue;
     const watch = watchCall(context, request);
-    const record = (decision: HookDecision, extra?: Partial<HookCallRecord>) =>
-      recordCall(context, matched, watch, decision, extra);
+    const record = recorder(context, matched, watch);
     const before = watch === null ? null : { ...response };
     context.registry.enter(adapter.name);
     try {
@@ -127,7 +124,7 @@ export async function runPostHooks(
         if (warnings) response.warnings = [...(response.warnings ?? []), ...warnings];
         if (!response.observed) applyPostReply(reply, response);
       }
-      if (before !== null) recordPostRewrite(context, record, before, response, warnings);
+      if (before !== null) recordResponseEffect(context, record, before, response, warnings);
     } catch (error) {
       const failure = asFailure(error);
       // An observe-only response is already on its way: a failure cannot replace it.
@@ -144,34 +141,6 @@ export async function runPostHooks(
     }
   }
   return response;
-}
-
-type Recorder = (decision: HookDecision, extra?: Partial<HookCallRecord>) => void;
-
-function recordPreRewrite(
-  context: ChainContext,
-  record: Recorder,
-  before: HookedRequest,
-  after: HookedRequest,
-  warnings: string[] | undefined,
-): void {
-  const changed = requestDiffers(before, after);
-  const extra = withWarnings(warnings);
-  if (changed && context.observers.changes) extra.changes = requestChanges(before, after);
-  record(changed ? "rewrite" : "allow", extra);
-}
-
-function recordPostRewrite(
-  context: ChainContext,
-  record: Recorder,
-  before: HookedResponse,
-  after: HookedResponse,
-  warnings: string[] | undefined,
-): void {
-  const changed = responseDiffers(before, after);
-  const extra = withWarnings(warnings);
-  if (changed && context.observers.changes) extra.changes = responseChanges(before, after);
-  record(changed ? "rewrite" : "pass", extra);
 }
 
 function replaceWithError(response: HookedResponse, status: number, message: string): void {

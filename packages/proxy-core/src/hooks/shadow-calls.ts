@@ -1,14 +1,13 @@
-import { requestChanges, responseChanges } from "../observe/changes.js";
 import { AdapterFailure, AdapterFailureKind } from "./adapter-failure.js";
 import {
   asFailure,
-  type CallWatch,
   failClosed,
   failureFields,
   legacyRefusal,
-  recordCall,
-  requestDiffers,
-  responseDiffers,
+  type Recorder,
+  recorder,
+  recordRequestEffect,
+  recordResponseEffect,
   watchCall,
   withWarnings,
 } from "./call-records.js";
@@ -38,7 +37,8 @@ export function callShadowPreHook(matched: MatchedHook, request: HookedRequest, 
   // Hooks after this one replace fields (never mutate them), so a shallow copy stays as it is now.
   const seen: HookedRequest = { ...request };
   const watch = watchCall(context, seen);
-  shadowCall(matched, context, watch, () =>
+  const record = recorder(context, matched, watch);
+  shadowCall(adapter, context, record, () =>
     adapter.protocolVersion === "1"
       ? legacyPreCall(seen)
       : { ...preHookCall(matched, seen, context), shadow: true },
@@ -54,21 +54,18 @@ export function callShadowPreHook(matched: MatchedHook, request: HookedRequest, 
         warnings = checked.warnings;
         if (checked.action === "deny") {
           const { status, message } = checked;
-          recordCall(context, matched, watch, "would-deny", { status, message, ...withWarnings(warnings) });
+          record("would-deny", { status, message, ...withWarnings(warnings) });
           return;
         }
         applyPreReply(checked, scratch);
       }
-      const changed = requestDiffers(seen, scratch);
-      const extra = withWarnings(warnings);
-      if (changed && context.observers.changes) extra.changes = requestChanges(seen, scratch);
-      recordCall(context, matched, watch, changed ? "would-rewrite" : "allow", extra);
+      recordRequestEffect(context, record, seen, scratch, warnings, "would-rewrite");
     })
     .catch((error: unknown) => {
       const failure = asFailure(error);
       const refusal = legacyRefusal(adapter, failure);
-      if (refusal !== null) recordCall(context, matched, watch, "would-deny", refusal);
-      else recordShadowFailure(context, matched, watch, failure);
+      if (refusal !== null) record("would-deny", refusal);
+      else recordShadowFailure(record, adapter, failure);
     });
 }
 
@@ -83,7 +80,8 @@ export function callShadowPostHook(
   if (adapter.protocolVersion === "1" && response.observed) return;
   const seen: HookedResponse = { ...response };
   const watch = watchCall(context, request);
-  shadowCall(matched, context, watch, () =>
+  const record = recorder(context, matched, watch);
+  shadowCall(adapter, context, record, () =>
     adapter.protocolVersion === "1"
       ? legacyPostCall(request, seen)
       : { ...postHookCall(matched, request, seen, context), shadow: true },
@@ -98,12 +96,9 @@ export function callShadowPostHook(
         warnings = checked.warnings;
         if (!seen.observed) applyPostReply(checked, scratch);
       }
-      const changed = responseDiffers(seen, scratch);
-      const extra = withWarnings(warnings);
-      if (changed && context.observers.changes) extra.changes = responseChanges(seen, scratch);
-      recordCall(context, matched, watch, changed ? "would-rewrite" : "pass", extra);
+      recordResponseEffect(context, record, seen, scratch, warnings, "would-rewrite");
     })
-    .catch((error: unknown) => recordShadowFailure(context, matched, watch, asFailure(error)));
+    .catch((error: unknown) => recordShadowFailure(record, adapter, asFailure(error)));
 }
 
 /**
@@ -112,19 +107,18 @@ export function callShadowPostHook(
  * that throws at once becomes a rejected promise, and the counts are given back whatever happens.
  */
 function shadowCall(
-  matched: MatchedHook,
+  adapter: HookedAdapter,
   context: ChainContext,
-  watch: CallWatch | null,
+  record: Recorder,
   message: () => unknown,
 ): Promise<unknown> | null {
-  const { adapter } = matched;
   const inFlight = shadowInFlight.get(adapter) ?? 0;
   if (inFlight >= MAX_SHADOW_CALLS_IN_FLIGHT) {
     const failure = new AdapterFailure(
       AdapterFailureKind.Overloaded,
       `${inFlight} shadow calls already in flight; this one was skipped`,
     );
-    recordCall(context, matched, watch, "ignored-failure", failureFields(failure));
+    record("ignored-failure", failureFields(failure));
     return null;
   }
   shadowInFlight.set(adapter, inFlight + 1);
@@ -138,18 +132,10 @@ function shadowCall(
 }
 
 /** A shadow failure is never acted on; under "fail" it is recorded as what the client would have got. */
-function recordShadowFailure(
-  context: ChainContext,
-  matched: MatchedHook,
-  watch: CallWatch | null,
-  failure: AdapterFailure,
-): void {
-  if (matched.adapter.failurePolicy === "ignore") {
-    recordCall(context, matched, watch, "ignored-failure", failureFields(failure));
+function recordShadowFailure(record: Recorder, adapter: HookedAdapter, failure: AdapterFailure): void {
+  if (adapter.failurePolicy === "ignore") {
+    record("ignored-failure", failureFields(failure));
     return;
   }
-  recordCall(context, matched, watch, "would-fail", {
-    ...failClosed(matched.adapter.name, failure),
-    ...failureFields(failure),
-  });
+  record("would-fail", { ...failClosed(adapter.name, failure), ...failureFields(failure) });
 }
