@@ -119,7 +119,6 @@ export class ClientConnection implements UpstreamOwner {
   // The hooked part of the current exchange, when hooks match it.
   private chain: HookChain | null = null;
   private hooked: HookedRequest | null = null;
-  private requestId = "";
   /** What the hook calls of the current exchange share (its id, who called, the observers). */
   private callContext: ChainContext | null = null;
   /** Who is connected, for hook calls: worked out on the first hooked call, then kept. */
@@ -542,8 +541,7 @@ export class ClientConnection implements UpstreamOwner {
     this.request = head;
     this.chain = chain;
     this.hooked = hookedRequestFrom(head, chain);
-    this.requestId = randomUUID();
-    this.callContext = this.hookCallContext();
+    this.callContext = this.hookCallContext(randomUUID());
     this.requestBody = trackBody(framing);
     this.closeAfterResponse = clientWantsClose(head) || this.draining;
     const plan = planRequestBody(framing, head, chain);
@@ -793,11 +791,11 @@ export class ClientConnection implements UpstreamOwner {
    * who made it. Identifying the client is a system call on a unix socket (SO_PEERCRED): made on
    * the connection's first hooked request, then kept.
    */
-  private hookCallContext(): ChainContext {
+  private hookCallContext(requestId: string): ChainContext {
     // A client already gone cannot be identified any more: its hook calls carry no `client`.
     if (this.identity === undefined && !this.client.destroyed) this.identity = identifyClient(this.client);
     return {
-      requestId: this.requestId,
+      requestId,
       registry: this.context.hooks,
       observers: this.context.observers,
       client: this.identity,
@@ -842,7 +840,7 @@ export class ClientConnection implements UpstreamOwner {
       const hooked = this.chain !== null;
       const record: ExchangeRecord = {
         // Pass-through exchanges get an id only when someone wants one (a debug log).
-        requestId: hooked ? this.requestId : observers.requestIds ? randomUUID() : undefined,
+        requestId: hooked ? this.callContext!.requestId : observers.requestIds ? randomUUID() : undefined,
         method: request === null ? "" : request.method,
         path: request === null ? "" : targetPath(request.target),
         status: this.status,
