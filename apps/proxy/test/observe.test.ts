@@ -15,7 +15,6 @@ import {
   TraceHub,
 } from "@powerstrip/adapter-host";
 import { defineAdapter, type RunningAdapter, serve } from "@powerstrip/adapter-sdk";
-import { run } from "@powerstrip/cli";
 import { type TraceEvent, type TraceHookCall, validateTraceEvent } from "@powerstrip/protocol";
 import { type RunningProxy, startProxy } from "@powerstrip/proxy-core";
 import {
@@ -32,6 +31,7 @@ import {
 } from "@powerstrip/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { runCli } from "../../../packages/cli/src/testing/harness.js";
 import { createLogger, logDataPath } from "../src/logging.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "..", "packages", "cli", "src", "main.ts");
@@ -67,16 +67,7 @@ describe.skipIf(isDirectMode())("trace, metrics, logs, shadow mode and warnings"
   const logLines: string[] = [];
   const adapters: RunningAdapter[] = [];
 
-  const cli = async (...argv: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(["--admin", admin.address, ...argv], {
-      stdout: { write: (t: string) => (stdout += t) },
-      stderr: { write: (t: string) => (stderr += t) },
-      env: {},
-    });
-    return { code, stdout, stderr };
-  };
+  const cli = (...argv: string[]) => runCli(["--admin", admin.address, ...argv]);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "pst-observe-"));

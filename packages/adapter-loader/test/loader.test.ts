@@ -15,7 +15,6 @@ import {
   StateStore,
   startAdminServer,
 } from "@powerstrip/adapter-host";
-import { type RunIo, run } from "@powerstrip/cli";
 import { type RunningProxy, startProxy } from "@powerstrip/proxy-core";
 import {
   type DockerTarget,
@@ -29,6 +28,8 @@ import {
 } from "@powerstrip/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureImages } from "../../../tools/images/build-images.mjs";
+// The CLI in-process with its output captured, as the CLI's own tests run it.
+import { runCli } from "../../cli/src/testing/harness.js";
 
 const exec = promisify(execFile);
 const docker = dockerodeFor("/var/run/docker.sock");
@@ -73,17 +74,7 @@ async function startStack(stateDir?: string): Promise<Stack> {
     host,
     admin,
     stateDir: dir,
-    async cli(...argv: string[]) {
-      let stdout = "";
-      let stderr = "";
-      const io: RunIo = {
-        stdout: { write: (text: string) => (stdout += text) },
-        stderr: { write: (text: string) => (stderr += text) },
-        env: {},
-      };
-      const code = await run(["--admin", admin.address, ...argv], io);
-      return { code, stdout, stderr };
-    },
+    cli: (...argv: string[]) => runCli(["--admin", admin.address, ...argv]),
     async close() {
       await admin.close();
       await target.close();

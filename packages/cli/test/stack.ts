@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AdapterHost, type RunningAdminServer, startAdminServer } from "@powerstrip/adapter-host";
 import { type RunningProxy, startProxy } from "@powerstrip/proxy-core";
 import { type DockerTarget, startTestProxy } from "@powerstrip/test-support";
-import { type RunIo, run } from "../src/run.js";
+import { runCli } from "../src/testing/harness.js";
 
 /** The daemon's three parts in-process, as apps/proxy wires them, on temp sockets. */
 export interface Stack {
@@ -34,17 +34,7 @@ export async function startStack(): Promise<Stack> {
     host,
     admin,
     dir,
-    async cli(...argv: string[]) {
-      let stdout = "";
-      let stderr = "";
-      const io: RunIo = {
-        stdout: { write: (text: string) => (stdout += text) },
-        stderr: { write: (text: string) => (stderr += text) },
-        env: {},
-      };
-      const code = await run(["--admin", admin.address, ...argv], io);
-      return { code, stdout, stderr };
-    },
+    cli: (...argv: string[]) => runCli(["--admin", admin.address, ...argv]),
     async close() {
       await admin.close();
       await target.close();

@@ -26,7 +26,7 @@ import {
   uniqueName,
 } from "@powerstrip/test-support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunIo, run } from "../src/run.js";
+import { runCli } from "../src/testing/harness.js";
 import { labelsOf } from "./stack.js";
 
 const repoRoot = join(import.meta.dirname, "..", "..", "..");
@@ -48,16 +48,7 @@ function sh(command: string, args: string[], cwd: string, timeout = 240_000): st
   return result.stdout;
 }
 
-async function powerstrip(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const io: RunIo = {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    env: {},
-  };
-  return { code: await run(argv, io), stdout, stderr };
-}
+const powerstrip = (...argv: string[]) => runCli(argv);
 
 describe.skipIf(isDirectMode())("the first-adapter tutorial", () => {
   let work: string;

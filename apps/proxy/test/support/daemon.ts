@@ -2,8 +2,8 @@
 // run a stale build), and the powerstrip command against its admin socket.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { run } from "@powerstrip/cli";
 import { withTimeout } from "@powerstrip/test-support";
+import { type RunResult, runCli } from "../../../../packages/cli/src/testing/harness.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "src", "cli.ts");
 
@@ -55,16 +55,6 @@ export async function kill9(daemon: Daemon): Promise<void> {
 }
 
 /** `powerstrip --admin <admin> ...argv`, in-process, as the command prints it. */
-export async function powerstrip(
-  admin: string,
-  ...argv: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(["--admin", admin, ...argv], {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: {},
-  });
-  return { code, stdout, stderr };
+export function powerstrip(admin: string, ...argv: string[]): Promise<RunResult> {
+  return runCli(["--admin", admin, ...argv]);
 }
