@@ -1,5 +1,7 @@
 // The DESIGN §4 form, in plain JavaScript ESM: what a third party writes first.
-// Run with POWERSTRIP_ADAPTER_SOCKET=/path.sock; serve.test.ts drives it over that socket.
+// Run with POWERSTRIP_ADAPTER_SOCKET=/path.sock: src/javascript-fixture.test.ts drives it over that
+// socket in the workspace; test/third-party.test.ts copies it into a project outside the workspace
+// that installed @powerstrip/adapter-sdk from its packed tarball, as `adapter.mjs`.
 import { defineAdapter, serve } from "@powerstrip/adapter-sdk";
 
 export const adapter = defineAdapter({

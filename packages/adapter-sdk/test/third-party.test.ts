@@ -26,7 +26,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const PACKAGES = ["packages/protocol", "packages/adapter-sdk"];
-const ADAPTER_SOURCE = join(dirname(fileURLToPath(import.meta.url)), "third-party", "adapter.mjs");
+/** The DESIGN §4 form in plain JavaScript, the same file javascript-fixture.test.ts runs in the workspace. */
+const ADAPTER_SOURCE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "..",
+  "test-fixtures",
+  "label-injector.mjs",
+);
 const INSTALL_TIMEOUT_MS = 120_000;
 const BUILD_TIMEOUT_MS = 150_000;
 const execFileP = promisify(execFile);
